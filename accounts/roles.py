@@ -1,0 +1,61 @@
+"""Roles are Django groups holding permissions; views check permissions, never role names.
+
+    admin              everything, including users and settings (also: superusers)
+    security engineer  registers clusters, starts collections, attests, requests waivers
+    auditor            reads everything, changes nothing
+Approving waivers is the `posture.approve_waiver` permission: give it to whoever approves.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
+ADMIN = "Admin"
+SECURITY_ENGINEER = "Security engineer"
+AUDITOR = "Auditor"
+
+VIEW = [
+    "clusters.view_cluster",
+    "clusters.view_collectionrun",
+    "posture.view_evaluation",
+    "posture.view_checkresult",
+]
+ENGINEER = [
+    *VIEW,
+    "clusters.add_cluster",
+    "clusters.change_cluster",
+    "clusters.add_collectionrun",
+]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    AUDITOR: VIEW,
+    SECURITY_ENGINEER: ENGINEER,
+    ADMIN: [*ENGINEER, "clusters.delete_cluster", "auth.view_user", "auth.add_user", "auth.change_user"],
+}
+
+
+def _permission(codename: str) -> Permission:
+    app_label, _, name = codename.partition(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=name)
+
+
+def roles_sync() -> None:
+    """Create the role groups with exactly their permissions. Safe to run again."""
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([_permission(codename) for codename in codenames])
+
+
+def user_role(user: object) -> str:
+    """The role to show a person; decisions use permissions, not this name."""
+    if getattr(user, "is_superuser", False):
+        return ADMIN
+    groups = getattr(user, "groups", None)
+    names = {group.name for group in groups.all()} if groups is not None else set()
+    for role in (ADMIN, SECURITY_ENGINEER, AUDITOR):
+        if role in names:
+            return role
+    return ""

@@ -1,0 +1,145 @@
+"""Evidence bundles: `kubectl get <kind> -A -o json` outputs plus `version.json`.
+
+A bundle is a directory, a `.tar.gz` or a `.zip`. Each file's kind is read from its content
+(the items' `kind`, else the list's kind) rather than trusted from its name, so any
+`kubectl ... -o json > file` works. A resource with no file was not collected: its checks are
+unknown. Archives are read member by member with size limits, never extracted to disk, so a
+hostile archive cannot write outside a folder or fill the disk.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import orjson
+
+from clusters.inventory import JSON, Inventory, KindStatus, trim
+from clusters.resources import BY_KEY, BY_KIND, RESOURCES
+
+# One member may be large (50,000 pods is ~1 GB of kubectl JSON); the whole bundle is capped by
+# the upload limit before it gets here.
+MAX_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
+MAX_MEMBERS = 500
+PROVIDER_FILES = {"gke-cluster.json": "gke"}
+
+
+class BundleError(ValueError):
+    """The bundle cannot be read at all. Problems with one file are recorded, not raised."""
+
+
+def _members(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(file name, content) for every .json file in the bundle, whatever its container."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        if len(files) > MAX_MEMBERS:
+            raise BundleError(f"{path} holds {len(files)} JSON files; at most {MAX_MEMBERS}")
+        for file in files:
+            yield file.name, file.read_bytes()
+        return
+    if not path.is_file():
+        raise BundleError(f"{path} does not exist")
+    if zipfile.is_zipfile(path):
+        yield from _zip_members(path)
+        return
+    try:
+        with tarfile.open(path, mode="r:*") as archive:
+            count = 0
+            for member in archive:
+                if not member.isfile() or not member.name.endswith(".json"):
+                    continue
+                count += 1
+                if count > MAX_MEMBERS:
+                    raise BundleError(f"the archive holds more than {MAX_MEMBERS} JSON files")
+                if member.size > MAX_MEMBER_BYTES:
+                    raise BundleError(f"{member.name} is larger than {MAX_MEMBER_BYTES} bytes")
+                extracted = archive.extractfile(member)
+                if extracted is None:
+                    continue
+                yield PurePosixPath(member.name).name, extracted.read()
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise BundleError(f"the archive is truncated or not a .tar.gz/.zip: {exc}") from exc
+
+
+def _zip_members(path: Path) -> Iterator[tuple[str, bytes]]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = [i for i in archive.infolist() if i.filename.endswith(".json") and not i.is_dir()]
+            if len(infos) > MAX_MEMBERS:
+                raise BundleError(f"the archive holds more than {MAX_MEMBERS} JSON files")
+            for info in infos:
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise BundleError(f"{info.filename} is larger than {MAX_MEMBER_BYTES} bytes")
+                yield PurePosixPath(info.filename).name, archive.read(info)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise BundleError(f"the zip archive is truncated or corrupt: {exc}") from exc
+
+
+def _resource_key(name: str, document: JSON) -> str | None:
+    """Which resource a kubectl output holds: from its items, its list kind, then its name."""
+    items = document.get("items")
+    if isinstance(items, list):
+        for item in items:
+            kind = item.get("kind") if isinstance(item, dict) else None
+            if kind in BY_KIND:
+                return BY_KIND[kind].key
+        list_kind = str(document.get("kind", ""))
+        if list_kind.endswith("List") and list_kind[: -len("List")] in BY_KIND:
+            return BY_KIND[list_kind[: -len("List")]].key
+    elif document.get("kind") in BY_KIND:
+        return BY_KIND[str(document["kind"])].key  # a single object, `kubectl get x -o json`
+    stem = name.removesuffix(".json").lower()
+    return stem if stem in BY_KEY else None
+
+
+def read_bundle(path: Path) -> Inventory:
+    inventory = Inventory(source=f"bundle {path.name}")
+    problems: dict[str, str] = {}
+    seen_any = False
+    for name, content in _members(path):
+        lower = name.lower()
+        try:
+            document = orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            key = lower.removesuffix(".json")
+            if key in BY_KEY:
+                problems[key] = f"{name} is not valid JSON (truncated?): {exc}"
+            elif lower == "version.json":
+                problems["version"] = f"version.json is not valid JSON: {exc}"
+            continue
+        del content
+        if not isinstance(document, dict):
+            continue
+        seen_any = True
+        if lower == "version.json":
+            inventory.version = document if "gitVersion" in document else None
+            continue
+        if lower in PROVIDER_FILES:
+            inventory.provider = {"kind": PROVIDER_FILES[lower], "cluster": document}
+            continue
+        key = _resource_key(name, document)
+        if key is None:
+            continue
+        raw_items = document.get("items")
+        items = raw_items if isinstance(raw_items, list) else [document]
+        trimmed = [trim(key, item) for item in items if isinstance(item, dict)]
+        # Several files of one kind (per-namespace dumps) add up.
+        if inventory.has(key):
+            inventory.objects[key].extend(trimmed)
+        else:
+            inventory.set_objects(key, trimmed)
+    if not seen_any and not problems:
+        raise BundleError(f"{path.name} holds no kubectl JSON output")
+    for resource in RESOURCES:
+        if inventory.has(resource.key):
+            continue
+        if resource.key in problems:
+            inventory.set_missing(resource.key, KindStatus.ERROR, problems[resource.key])
+        else:
+            inventory.set_missing(
+                resource.key, KindStatus.NOT_COLLECTED, f"{resource.key}.json is not in the bundle"
+            )
+    return inventory

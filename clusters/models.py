@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+
+def default_interval() -> timedelta:
+    return settings.RAMPART_DEFAULT_COLLECTION_INTERVAL
+
+
+class ClusterQuerySet(models.QuerySet["Cluster"]):
+    def due(self, now: timezone.datetime | None = None) -> ClusterQuerySet:
+        now = now or timezone.now()
+        return self.filter(schedule_enabled=True).filter(
+            Q(next_collection_at__isnull=True) | Q(next_collection_at__lte=now)
+        )
+
+    def for_fleet(self) -> ClusterQuerySet:
+        return self.select_related("latest_run", "latest_evaluation")
+
+
+class Cluster(models.Model):
+    class SourceKind(models.TextChoices):
+        KUBECONFIG = "kubeconfig", "Kubeconfig"
+        IN_CLUSTER = "in_cluster", "In-cluster service account"
+        BUNDLE = "bundle", "Evidence bundle"
+
+    name = models.SlugField(max_length=100, unique=True)
+    environment = models.CharField(max_length=40, blank=True, db_index=True)
+    description = models.CharField(max_length=300, blank=True)
+    source_kind = models.CharField(max_length=20, choices=SourceKind.choices)
+    # Where the API server is, for display only; credentials (including the server URL and CA)
+    # live encrypted in `credentials`.
+    api_server = models.CharField(max_length=300, blank=True)
+    context_name = models.CharField(max_length=200, blank=True)
+    credentials = models.BinaryField(blank=True, editable=False, default=b"")
+    schedule_enabled = models.BooleanField(default=True)
+    collection_interval = models.DurationField(default=default_interval)
+    next_collection_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    latest_run = models.ForeignKey(
+        "clusters.CollectionRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The newest completed evaluation: what the fleet page and `posture` show.
+    latest_evaluation = models.ForeignKey(
+        "posture.Evaluation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ClusterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("cluster_detail", kwargs={"name": self.name})
+
+    @property
+    def is_live(self) -> bool:
+        return self.source_kind in (self.SourceKind.KUBECONFIG, self.SourceKind.IN_CLUSTER)
+
+
+class ClusterOwner(models.Model):
+    """A person who receives this cluster's regressions; need not have a Rampart account."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="owners")
+    email = models.EmailField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "email"], name="unique_cluster_owner")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class CollectionRunQuerySet(models.QuerySet["CollectionRun"]):
+    def active(self) -> CollectionRunQuerySet:
+        return self.filter(status__in=CollectionRun.ACTIVE_STATUSES)
+
+    def completed(self) -> CollectionRunQuerySet:
+        return self.filter(status__in=CollectionRun.COMPLETED_STATUSES)
+
+
+class CollectionRun(models.Model):
+    """One collection of one cluster.
+
+    pending  -> running   (a worker claimed it: compare-and-swap, so only one worker does)
+    running  -> succeeded (every resource listed)
+             -> partial   (some resources forbidden or failing; checks needing them are unknown)
+             -> failed    (nothing usable: unreachable, 401, malformed bundle, crash, time limit)
+    pending  -> failed    (the cluster was deleted or the run went stale)
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Started from the dashboard"
+        COMMAND = "command", "Command line"
+        UPLOAD = "upload", "Bundle upload"
+        REGISTRATION = "registration", "Registration"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    COMPLETED_STATUSES = (Status.SUCCEEDED, Status.PARTIAL)
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    # For bundle clusters: the archive this run reads (each upload adds a run).
+    bundle = models.FileField(upload_to="bundles/%Y/%m/", blank=True, max_length=300)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    progress = models.CharField(max_length=200, blank=True)
+    fetch_seconds = models.FloatField(null=True, blank=True)
+    evaluate_seconds = models.FloatField(null=True, blank=True)
+    kubernetes_version = models.CharField(max_length=100, blank=True)
+    object_counts = models.JSONField(default=dict, blank=True)
+    kind_status = models.JSONField(default=dict, blank=True)
+    kind_errors = models.JSONField(default=dict, blank=True)
+    anonymous_probe = models.JSONField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    objects = CollectionRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["cluster", "-created_at"], name="run_cluster_created")]
+        constraints = [
+            # One collection per cluster at a time, enforced by the database, not by hope.
+            models.UniqueConstraint(
+                fields=["cluster"],
+                condition=Q(status__in=["pending", "running"]),
+                name="one_active_run_per_cluster",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} #{self.pk} {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

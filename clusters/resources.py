@@ -1,0 +1,114 @@
+"""The Kubernetes resources Rampart collects, named once for every source.
+
+The key is the lowercase plural resource name, which is also the evidence-bundle file name
+(`pods.json`); a few keys carry a group suffix where plain names would collide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Resource:
+    key: str
+    group: str  # "" for the core API group
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    # Optional resources are add-ons (CRDs) whose absence is normal: "not served", not an error.
+    optional: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def list_path(self) -> str:
+        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        return f"{prefix}/{self.plural}"
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("namespaces", "", "v1", "namespaces", "Namespace", False),
+    Resource("nodes", "", "v1", "nodes", "Node", False),
+    Resource("pods", "", "v1", "pods", "Pod", True),
+    Resource("services", "", "v1", "services", "Service", True),
+    Resource("serviceaccounts", "", "v1", "serviceaccounts", "ServiceAccount", True),
+    Resource("deployments", "apps", "v1", "deployments", "Deployment", True),
+    Resource("statefulsets", "apps", "v1", "statefulsets", "StatefulSet", True),
+    Resource("daemonsets", "apps", "v1", "daemonsets", "DaemonSet", True),
+    Resource("replicasets", "apps", "v1", "replicasets", "ReplicaSet", True),
+    Resource("jobs", "batch", "v1", "jobs", "Job", True),
+    Resource("cronjobs", "batch", "v1", "cronjobs", "CronJob", True),
+    Resource("networkpolicies", "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),
+    Resource("ingresses", "networking.k8s.io", "v1", "ingresses", "Ingress", True),
+    Resource("roles", "rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    Resource("clusterroles", "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    Resource(
+        "rolebindings", "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True
+    ),
+    Resource(
+        "clusterrolebindings",
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        False,
+    ),
+    Resource(
+        "validatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        False,
+    ),
+    Resource(
+        "mutatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        "v1",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        False,
+    ),
+    Resource(
+        "validatingadmissionpolicies",
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        False,
+        optional=True,
+    ),
+    Resource(
+        "validatingadmissionpolicybindings",
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        False,
+        optional=True,
+    ),
+    Resource("runtimeclasses", "node.k8s.io", "v1", "runtimeclasses", "RuntimeClass", False),
+    Resource(
+        "customresourcedefinitions",
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        False,
+    ),
+    Resource(
+        "vulnerabilityreports",
+        "aquasecurity.github.io",
+        "v1alpha1",
+        "vulnerabilityreports",
+        "VulnerabilityReport",
+        True,
+        optional=True,
+    ),
+)
+
+BY_KEY: dict[str, Resource] = {resource.key: resource for resource in RESOURCES}
+BY_KIND: dict[str, Resource] = {resource.kind: resource for resource in RESOURCES}

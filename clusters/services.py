@@ -1,0 +1,284 @@
+"""Writes of the clusters app: registering clusters and requesting collections."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from clusters import crypto
+from clusters.bundles import BundleError, read_bundle
+from clusters.kubeconfig import Credentials, KubeconfigError, parse_kubeconfig
+from clusters.models import Cluster, ClusterOwner, CollectionRun
+
+
+class RegistrationError(ValueError):
+    """A registration was refused; the message says why in words a person can act on."""
+
+
+class CollectionAlreadyActive(Exception):
+    def __init__(self, run: CollectionRun) -> None:
+        super().__init__(f"{run.cluster} is already being collected (run {run.pk}, {run.status})")
+        self.run = run
+
+
+def _validated_name(name: str) -> str:
+    slug = slugify(name)
+    if not slug or slug != name:
+        raise RegistrationError(
+            f"cluster name {name!r} must be lowercase letters, digits and dashes (try {slug!r})"
+        )
+    if Cluster.objects.filter(name=slug).exists():
+        raise RegistrationError(f"a cluster named {slug!r} is already registered")
+    return slug
+
+
+def _validated_owners(owners: Iterable[str]) -> list[str]:
+    emails = []
+    for owner in owners:
+        try:
+            validate_email(owner)
+        except ValidationError as exc:
+            raise RegistrationError(f"owner {owner!r} is not an email address") from exc
+        emails.append(owner.lower())
+    return sorted(set(emails))
+
+
+def _pack_bundle_directory(directory: Path) -> Path:
+    """Store a directory bundle as one .tar.gz, so later edits to the directory change nothing."""
+    handle = tempfile.NamedTemporaryFile(suffix=".tar.gz", delete=False)  # noqa: SIM115
+    handle.close()
+    with tarfile.open(handle.name, "w:gz") as archive:
+        for file in sorted(directory.glob("*.json")):
+            archive.add(file, arcname=file.name)
+    return Path(handle.name)
+
+
+def _check_bundle(path: Path) -> None:
+    try:
+        read_bundle(path)
+    except BundleError as exc:
+        raise RegistrationError(f"the evidence bundle cannot be read: {exc}") from exc
+
+
+def _check_upload_size(size: int) -> None:
+    if size > settings.RAMPART_MAX_UPLOAD_BYTES:
+        raise RegistrationError(
+            f"the bundle is {size:,} bytes; the limit is {settings.RAMPART_MAX_UPLOAD_BYTES:,} "
+            "(RAMPART_MAX_UPLOAD_BYTES)"
+        )
+
+
+@transaction.atomic
+def cluster_register(
+    *,
+    name: str,
+    source_kind: str,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    bundle_path: Path | None = None,
+    bundle_upload: IO[bytes] | None = None,
+    bundle_upload_name: str = "bundle.tar.gz",
+    environment: str = "",
+    description: str = "",
+    owners: Iterable[str] = (),
+    by: AbstractBaseUser | None = None,
+    collect: bool = True,
+) -> Cluster:
+    """Register a cluster from a kubeconfig, the in-cluster identity, or an evidence bundle.
+
+    Credentials are validated before anything is stored (a kubeconfig that would run a command
+    or read a file is refused) and stored encrypted. A first collection is requested.
+    """
+    slug = _validated_name(name)
+    owner_emails = _validated_owners(owners)
+    cluster = Cluster(
+        name=slug,
+        source_kind=source_kind,
+        environment=environment.strip().lower(),
+        description=description,
+        created_by=by,  # type: ignore[misc]
+    )
+    bundle_file: File | None = None
+    if source_kind == Cluster.SourceKind.KUBECONFIG:
+        if not kubeconfig:
+            raise RegistrationError("a kubeconfig is required")
+        try:
+            credentials = parse_kubeconfig(
+                kubeconfig, context=context or None, allow_exec=settings.RAMPART_ALLOW_KUBECONFIG_EXEC
+            )
+        except KubeconfigError as exc:
+            raise RegistrationError(str(exc)) from exc
+        _store_credentials(cluster, credentials)
+    elif source_kind == Cluster.SourceKind.IN_CLUSTER:
+        # The pod's own service account is read when collecting, on the worker that runs in the
+        # cluster; nothing secret is stored.
+        cluster.api_server = "https://kubernetes.default.svc"
+    elif source_kind == Cluster.SourceKind.BUNDLE:
+        bundle_file = _bundle_file(bundle_path, bundle_upload, bundle_upload_name)
+        # Bundles are evidence of one moment: re-collected only when a new bundle is uploaded.
+        cluster.schedule_enabled = False
+    else:
+        raise RegistrationError(f"unknown source kind {source_kind!r}")
+    cluster.save()
+    ClusterOwner.objects.bulk_create(ClusterOwner(cluster=cluster, email=e) for e in owner_emails)
+    if collect:
+        collection_request(
+            cluster=cluster, trigger=CollectionRun.Trigger.REGISTRATION, by=by, bundle=bundle_file
+        )
+    return cluster
+
+
+def _bundle_file(path: Path | None, upload: IO[bytes] | None, upload_name: str) -> File:
+    if path is not None:
+        path = Path(path)
+        if path.is_dir():
+            _check_bundle(path)
+            packed = _pack_bundle_directory(path)
+            return File(packed.open("rb"), name=f"{path.name}.tar.gz")
+        if not path.is_file():
+            raise RegistrationError(f"{path} does not exist")
+        _check_upload_size(path.stat().st_size)
+        _check_bundle(path)
+        return File(path.open("rb"), name=path.name)
+    if upload is None:
+        raise RegistrationError("an evidence bundle (.tar.gz or .zip) is required")
+    # Spool the upload to disk once: it is validated, then stored, without holding it in memory.
+    suffix = ".zip" if upload_name.lower().endswith(".zip") else ".tar.gz"
+    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as spool:
+        shutil.copyfileobj(upload, spool, length=1024 * 1024)
+    spooled = Path(spool.name)
+    _check_upload_size(spooled.stat().st_size)
+    _check_bundle(spooled)
+    return File(spooled.open("rb"), name=Path(upload_name).name or f"bundle{suffix}")
+
+
+def _store_credentials(cluster: Cluster, credentials: Credentials) -> None:
+    cluster.credentials = crypto.encrypt(credentials.to_json())
+    cluster.api_server = credentials.server
+    cluster.context_name = credentials.context
+
+
+def cluster_credentials(cluster: Cluster) -> Credentials:
+    return Credentials.from_json(crypto.decrypt(bytes(cluster.credentials)))
+
+
+@transaction.atomic
+def cluster_update_kubeconfig(*, cluster: Cluster, kubeconfig: str, context: str | None) -> Cluster:
+    try:
+        credentials = parse_kubeconfig(
+            kubeconfig, context=context or None, allow_exec=settings.RAMPART_ALLOW_KUBECONFIG_EXEC
+        )
+    except KubeconfigError as exc:
+        raise RegistrationError(str(exc)) from exc
+    _store_credentials(cluster, credentials)
+    cluster.save(update_fields=["credentials", "api_server", "context_name"])
+    return cluster
+
+
+def collection_request(
+    *,
+    cluster: Cluster,
+    trigger: str,
+    by: AbstractBaseUser | None = None,
+    bundle: File | None = None,
+    enqueue: bool = True,
+) -> CollectionRun:
+    """Create a pending run and enqueue its task once the transaction commits.
+
+    One collection per cluster at a time: the database's partial unique index decides, so two
+    clicks (or beat and a click) cannot both start one.
+    """
+    if cluster.source_kind == Cluster.SourceKind.BUNDLE and bundle is None:
+        previous = cluster.runs.exclude(bundle="").order_by("-created_at").first()
+        if previous is None:
+            raise RegistrationError(f"{cluster} has no evidence bundle; upload one")
+        bundle_name = previous.bundle.name
+    else:
+        bundle_name = ""
+    try:
+        with transaction.atomic():
+            run = CollectionRun(
+                cluster=cluster,
+                trigger=trigger,
+                requested_by=by,  # type: ignore[misc]
+            )
+            if bundle is not None:
+                run.bundle.save(Path(bundle.name or "bundle.tar.gz").name, bundle, save=False)
+            else:
+                run.bundle.name = bundle_name
+            run.save()
+    except IntegrityError:
+        active = cluster.runs.active().first()
+        if active is None:
+            raise
+        raise CollectionAlreadyActive(active) from None
+    finally:
+        if bundle is not None:
+            bundle.close()
+    # The next scheduled collection counts from this request, so beat does not enqueue the
+    # cluster again every minute while this run waits or fails.
+    Cluster.objects.filter(pk=cluster.pk).update(
+        latest_run=run, next_collection_at=timezone.now() + cluster.collection_interval
+    )
+    if enqueue:
+        from clusters.tasks import collect
+        from config.celery import ensure_broker_folders
+
+        ensure_broker_folders()
+        transaction.on_commit(lambda: collect.delay(run.pk))
+    return run
+
+
+def bundle_upload(
+    *, cluster: Cluster, upload: IO[bytes], upload_name: str, by: AbstractBaseUser | None
+) -> CollectionRun:
+    if cluster.source_kind != Cluster.SourceKind.BUNDLE:
+        raise RegistrationError(f"{cluster} collects from its API server, not from bundles")
+    bundle = _bundle_file(None, upload, upload_name)
+    return collection_request(
+        cluster=cluster, trigger=CollectionRun.Trigger.UPLOAD, by=by, bundle=bundle
+    )
+
+
+def clusters_enqueue_due(*, now: timezone.datetime | None = None) -> list[CollectionRun]:
+    """Request a collection for every live cluster whose interval has passed."""
+    runs = []
+    for cluster in Cluster.objects.due(now).exclude(source_kind=Cluster.SourceKind.BUNDLE):
+        try:
+            with transaction.atomic():
+                runs.append(collection_request(cluster=cluster, trigger=CollectionRun.Trigger.SCHEDULE))
+        except CollectionAlreadyActive:
+            continue
+    return runs
+
+
+def cluster_owners_set(*, cluster: Cluster, owners: Iterable[str]) -> None:
+    emails = _validated_owners(owners)
+    with transaction.atomic():
+        cluster.owners.exclude(email__in=emails).delete()
+        for email in emails:
+            ClusterOwner.objects.get_or_create(cluster=cluster, email=email)
+
+
+def credentials_rotate_all() -> int:
+    """Re-encrypt every stored credential with the first configured key."""
+    count = 0
+    for cluster in Cluster.objects.exclude(credentials=b"").only("pk", "credentials"):
+        Cluster.objects.filter(pk=cluster.pk).update(
+            credentials=crypto.rotate(bytes(cluster.credentials))
+        )
+        count += 1
+    return count

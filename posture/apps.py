@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PostureConfig(AppConfig):
+    name = "posture"
+    verbose_name = "Posture: checks, results and scores"

@@ -1,0 +1,73 @@
+"""The machine-readable posture of a cluster: what `manage.py posture --format json` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clusters.models import Cluster
+from posture.checks.base import REGISTRY
+from posture.models import Evaluation
+from posture.scoring import Scored, score
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> dict[str, Any]:
+    """The latest completed collection's verdicts; every affected object, never truncated."""
+    from posture import checks as _load  # noqa: F401  (registers the catalog)
+
+    evaluation = evaluation or cluster.latest_evaluation
+    document: dict[str, Any] = {"cluster": cluster.name, "environment": cluster.environment}
+    if evaluation is None:
+        document.update(collection=None, score=None, coverage=None, areas={}, checks=[])
+        return document
+    run = evaluation.run
+    results = list(evaluation.results.all())
+    items = []
+    for result in results:
+        check = REGISTRY.get(result.check_id)
+        items.append(
+            Scored(
+                result.check_id,
+                check.area.value if check else "",
+                check.severity.value if check else "info",
+                result.status,
+            )
+        )
+    report = score(items)
+    checks = []
+    for result, item in zip(results, items, strict=True):
+        check = REGISTRY.get(result.check_id)
+        checks.append(
+            {
+                "id": result.check_id,
+                "title": check.title if check else result.check_id,
+                "area": item.area,
+                "severity": item.severity,
+                "status": result.status,
+                "summary": result.summary,
+                "score_impact": report.contribution(item),
+                "references": [ref.as_dict() for ref in check.references] if check else [],
+                "affected": result.affected,
+                "affected_total": result.affected_total,
+            }
+        )
+    document.update(
+        collection={
+            "id": run.pk,
+            "status": run.status,
+            "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at),
+            "kind_status": run.kind_status,
+        },
+        kubernetes_version=run.kubernetes_version or None,
+        score=evaluation.score,
+        coverage=evaluation.coverage,
+        areas={area: values.get("score") for area, values in evaluation.area_scores.items()},
+        area_details=evaluation.area_scores,
+        catalog_version=evaluation.catalog_version,
+        checks=checks,
+    )
+    return document

@@ -1,0 +1,69 @@
+"""Writes of the posture app: turning an inventory into a stored, scored evaluation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from clusters.inventory import Inventory
+from clusters.models import CollectionRun
+from posture.checks.base import CheckContext, Result, run_all
+from posture.models import CheckResult, Evaluation
+from posture.scoring import Scored, score
+
+
+def check_context(*, today: date | None = None) -> CheckContext:
+    return CheckContext(
+        allowed_registries=tuple(settings.RAMPART_ALLOWED_REGISTRIES),
+        untrusted_namespace_label=settings.RAMPART_UNTRUSTED_NAMESPACE_LABEL,
+        today=today or timezone.localdate(),
+    )
+
+
+def scored(result: Result) -> Scored:
+    return Scored(
+        check_id=result.check.id,
+        area=result.check.area.value,
+        severity=result.check.severity.value,
+        status=result.status.value,
+    )
+
+
+def catalog_version() -> str:
+    from posture import release_catalog
+
+    return release_catalog.catalog().get("catalog_version", "")
+
+
+def evaluation_create(*, run: CollectionRun, inventory: Inventory) -> Evaluation:
+    """Run every check on the inventory and store verdicts and scores for this run."""
+    results = run_all(inventory, check_context())
+    report = score(scored(result) for result in results)
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+    with transaction.atomic():
+        evaluation = Evaluation.objects.create(
+            run=run,
+            cluster_id=run.cluster_id,
+            score=report.score,
+            coverage=report.coverage,
+            area_scores=report.area_dict(),
+            status_counts=counts,
+            catalog_version=catalog_version(),
+        )
+        CheckResult.objects.bulk_create(
+            CheckResult(
+                evaluation=evaluation,
+                check_id=result.check.id,
+                status=result.status.value,
+                summary=result.outcome.summary,
+                affected_total=len(result.outcome.affected),
+                affected=[item.as_dict() for item in result.outcome.affected],
+            )
+            for result in results
+        )
+    return evaluation
