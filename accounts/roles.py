@@ -3,7 +3,8 @@
     admin              everything, including users and settings (also: superusers)
     security engineer  registers clusters, starts collections, attests, requests waivers
     auditor            reads everything, changes nothing
-Approving waivers is the `posture.approve_waiver` permission: give it to whoever approves.
+Approving waivers is the `compliance.approve_waiver` permission (Admin by default): give it to
+whoever approves. Nobody approves their own request. The audit log is for auditors and admins.
 """
 
 from __future__ import annotations
@@ -21,17 +22,35 @@ VIEW = [
     "clusters.view_collectionrun",
     "posture.view_evaluation",
     "posture.view_checkresult",
+    "compliance.view_attestation",
+    "compliance.view_waiver",
 ]
 ENGINEER = [
     *VIEW,
     "clusters.add_cluster",
     "clusters.change_cluster",
     "clusters.add_collectionrun",
+    "compliance.add_attestation",
+    "compliance.revoke_attestation",
+    "compliance.add_waiver",
+    "compliance.revoke_waiver",
+    "alerts.add_subscription",
+    "alerts.delete_subscription",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    AUDITOR: VIEW,
+    AUDITOR: [*VIEW, "compliance.view_auditevent"],
     SECURITY_ENGINEER: ENGINEER,
-    ADMIN: [*ENGINEER, "clusters.delete_cluster", "auth.view_user", "auth.add_user", "auth.change_user"],
+    ADMIN: [
+        *ENGINEER,
+        "clusters.delete_cluster",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "compliance.approve_waiver",
+        "compliance.view_auditevent",
+        "alerts.view_notification",
+        "alerts.send_test_email",
+    ],
 }
 
 

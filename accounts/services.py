@@ -10,7 +10,9 @@ from django.contrib.auth.models import AbstractUser, Group
 from accounts.roles import ADMIN, roles_sync
 
 
-def user_create(*, username: str, email: str, role: str, password: str | None = None) -> tuple[AbstractUser, str]:
+def user_create(
+    *, username: str, email: str, role: str, password: str | None = None
+) -> tuple[AbstractUser, str]:
     """Create a user in one role; returns the user and the password (generated when not given)."""
     roles_sync()
     password = password or secrets.token_urlsafe(18)

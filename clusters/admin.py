@@ -10,7 +10,14 @@ class ClusterOwnerInline(admin.TabularInline):
 
 @admin.register(Cluster)
 class ClusterAdmin(admin.ModelAdmin):
-    list_display = ["name", "environment", "source_kind", "api_server", "schedule_enabled", "next_collection_at"]
+    list_display = [
+        "name",
+        "environment",
+        "source_kind",
+        "api_server",
+        "schedule_enabled",
+        "next_collection_at",
+    ]
     list_filter = ["environment", "source_kind", "schedule_enabled"]
     search_fields = ["name", "api_server"]
     # Credentials never appear in any form: they are written only by the registration service.

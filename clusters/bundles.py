@@ -25,16 +25,28 @@ from clusters.resources import BY_KEY, BY_KIND, RESOURCES
 MAX_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
 MAX_MEMBERS = 500
 PROVIDER_FILES = {"gke-cluster.json": "gke"}
+# Written by scripts/collect-bundle.sh: "key<TAB>forbidden|not_served|error<TAB>message" per line,
+# so a bundle says *why* a kind is missing (forbidden is not the same as not installed).
+ERRORS_FILE = "collection-errors.txt"
+_ERROR_STATUSES = {
+    "forbidden": KindStatus.FORBIDDEN,
+    "not_served": KindStatus.NOT_SERVED,
+    "error": KindStatus.ERROR,
+}
 
 
 class BundleError(ValueError):
     """The bundle cannot be read at all. Problems with one file are recorded, not raised."""
 
 
+def _wanted(name: str) -> bool:
+    return name.endswith(".json") or PurePosixPath(name).name == ERRORS_FILE
+
+
 def _members(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(file name, content) for every .json file in the bundle, whatever its container."""
+    """(file name, content) for every .json file (and the errors file) in the bundle."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        files = sorted(p for p in path.rglob("*") if p.is_file() and _wanted(p.name))
         if len(files) > MAX_MEMBERS:
             raise BundleError(f"{path} holds {len(files)} JSON files; at most {MAX_MEMBERS}")
         for file in files:
@@ -49,7 +61,7 @@ def _members(path: Path) -> Iterator[tuple[str, bytes]]:
         with tarfile.open(path, mode="r:*") as archive:
             count = 0
             for member in archive:
-                if not member.isfile() or not member.name.endswith(".json"):
+                if not member.isfile() or not _wanted(member.name):
                     continue
                 count += 1
                 if count > MAX_MEMBERS:
@@ -67,7 +79,7 @@ def _members(path: Path) -> Iterator[tuple[str, bytes]]:
 def _zip_members(path: Path) -> Iterator[tuple[str, bytes]]:
     try:
         with zipfile.ZipFile(path) as archive:
-            infos = [i for i in archive.infolist() if i.filename.endswith(".json") and not i.is_dir()]
+            infos = [i for i in archive.infolist() if _wanted(i.filename) and not i.is_dir()]
             if len(infos) > MAX_MEMBERS:
                 raise BundleError(f"the archive holds more than {MAX_MEMBERS} JSON files")
             for info in infos:
@@ -98,9 +110,13 @@ def _resource_key(name: str, document: JSON) -> str | None:
 def read_bundle(path: Path) -> Inventory:
     inventory = Inventory(source=f"bundle {path.name}")
     problems: dict[str, str] = {}
+    recorded: dict[str, tuple[KindStatus, str]] = {}
     seen_any = False
     for name, content in _members(path):
         lower = name.lower()
+        if lower == ERRORS_FILE:
+            recorded.update(_recorded_errors(content))
+            continue
         try:
             document = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
@@ -120,9 +136,10 @@ def read_bundle(path: Path) -> Inventory:
         if lower in PROVIDER_FILES:
             inventory.provider = {"kind": PROVIDER_FILES[lower], "cluster": document}
             continue
-        key = _resource_key(name, document)
-        if key is None:
+        found = _resource_key(name, document)
+        if found is None:
             continue
+        key = found
         raw_items = document.get("items")
         items = raw_items if isinstance(raw_items, list) else [document]
         trimmed = [trim(key, item) for item in items if isinstance(item, dict)]
@@ -138,8 +155,20 @@ def read_bundle(path: Path) -> Inventory:
             continue
         if resource.key in problems:
             inventory.set_missing(resource.key, KindStatus.ERROR, problems[resource.key])
+        elif resource.key in recorded:
+            inventory.set_missing(resource.key, *recorded[resource.key])
         else:
             inventory.set_missing(
                 resource.key, KindStatus.NOT_COLLECTED, f"{resource.key}.json is not in the bundle"
             )
     return inventory
+
+
+def _recorded_errors(content: bytes) -> dict[str, tuple[KindStatus, str]]:
+    recorded = {}
+    for line in content.decode("utf-8", errors="replace").splitlines():
+        key, _, rest = line.partition("\t")
+        status, _, message = rest.partition("\t")
+        if key in BY_KEY and status in _ERROR_STATUSES:
+            recorded[key] = (_ERROR_STATUSES[status], message.strip()[:500])
+    return recorded

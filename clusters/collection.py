@@ -101,13 +101,19 @@ def _inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
 
 
 def run_execute(
-    *, run_id: int, retry_transient: bool = False, reclaim_running: bool = False,
+    *,
+    run_id: int,
+    retry_transient: bool = False,
+    reclaim_running: bool = False,
     echo: Progress | None = None,
+    send_alerts_inline: bool = False,
 ) -> CollectionRun | None:
     """Collect and evaluate one claimed run. Returns the finished run, or None if not claimed.
 
     With `retry_transient`, an unreachable cluster puts the run back to pending and re-raises
     `kube.Unreachable` so the task can retry it later; otherwise the run fails.
+    Regression emails are enqueued after commit, or sent in this process with
+    `send_alerts_inline` (the `collect --sync` command, which may run without a worker).
     """
     from posture.services import evaluation_create
 
@@ -124,12 +130,16 @@ def run_execute(
                 status=CollectionRun.Status.PENDING, last_error=str(exc), progress="will retry"
             )
             raise
-        return run_fail(run, str(exc))
+        return run_fail(run, str(exc), send_alerts_inline=send_alerts_inline)
     except CollectionFailed as exc:
-        return run_fail(run, str(exc))
+        return run_fail(run, str(exc), send_alerts_inline=send_alerts_inline)
     except Exception as exc:
         logger.exception("collection %s crashed", run.pk)
-        run_fail(run, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        run_fail(
+            run,
+            f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
+            send_alerts_inline=send_alerts_inline,
+        )
         raise
     fetched = time.perf_counter()
     progress("evaluating checks")
@@ -137,8 +147,17 @@ def run_execute(
         evaluation = evaluation_create(run=run, inventory=inventory)
     except Exception as exc:
         logger.exception("evaluation of run %s crashed", run.pk)
-        run_fail(run, f"evaluation failed: {type(exc).__name__}: {exc}")
+        run_fail(
+            run,
+            f"evaluation failed: {type(exc).__name__}: {exc}",
+            send_alerts_inline=send_alerts_inline,
+        )
         raise
+    if evaluation.cluster.waivers.exists():
+        # Active waivers apply to the stored score at once, not at the next expiry sweep.
+        from compliance.services import evaluation_rescore
+
+        evaluation_rescore(evaluation)
     evaluated = time.perf_counter()
     incomplete = {
         key: status
@@ -159,17 +178,20 @@ def run_execute(
             kind_status={key: str(value) for key, value in inventory.kind_status.items()},
             kind_errors=inventory.kind_errors,
             anonymous_probe=inventory.anonymous_probe,
-            last_error="; ".join(f"{key}: {inventory.kind_errors.get(key, value)}"
-                                 for key, value in sorted(incomplete.items()))[:5000],
+            last_error="; ".join(
+                f"{key}: {inventory.kind_errors.get(key, value)}"
+                for key, value in sorted(incomplete.items())
+            )[:5000],
         )
         Cluster.objects.filter(pk=run.cluster_id).update(
             latest_run=run, latest_evaluation=evaluation
         )
     run.refresh_from_db()
+    _alerts(run, send_inline=send_alerts_inline, echo=echo)
     return run
 
 
-def run_fail(run: CollectionRun, error: str) -> CollectionRun:
+def run_fail(run: CollectionRun, error: str, *, send_alerts_inline: bool = False) -> CollectionRun:
     CollectionRun.objects.filter(pk=run.pk).update(
         status=CollectionRun.Status.FAILED,
         finished_at=timezone.now(),
@@ -177,7 +199,27 @@ def run_fail(run: CollectionRun, error: str) -> CollectionRun:
         progress="",
     )
     run.refresh_from_db()
+    _alerts(run, send_inline=send_alerts_inline)
     return run
+
+
+def _alerts(run: CollectionRun, *, send_inline: bool, echo: Progress | None = None) -> None:
+    """Regressions of a finished run (K failures in a row count too) become notifications.
+
+    The run's outcome is already committed; a bug in alerting is logged loudly but must not
+    turn a good collection into a failed one.
+    """
+    from alerts.services import alerts_for_run
+
+    try:
+        sent = alerts_for_run(run_id=run.pk, send_inline=send_inline)
+    except Exception:
+        logger.exception("alerting for run %s failed", run.pk)
+        if echo:
+            echo("alerting failed; see the log")
+        return
+    if echo and sent:
+        echo(f"{len(sent)} regression email(s) {'sent' if send_inline else 'queued'}")
 
 
 def runs_fail_stale(*, older_than: timedelta | None = None) -> int:

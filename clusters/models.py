@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -14,7 +14,7 @@ def default_interval() -> timedelta:
 
 
 class ClusterQuerySet(models.QuerySet["Cluster"]):
-    def due(self, now: timezone.datetime | None = None) -> ClusterQuerySet:
+    def due(self, now: datetime | None = None) -> ClusterQuerySet:
         now = now or timezone.now()
         return self.filter(schedule_enabled=True).filter(
             Q(next_collection_at__isnull=True) | Q(next_collection_at__lte=now)

@@ -41,10 +41,14 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("replicasets", "apps", "v1", "replicasets", "ReplicaSet", True),
     Resource("jobs", "batch", "v1", "jobs", "Job", True),
     Resource("cronjobs", "batch", "v1", "cronjobs", "CronJob", True),
-    Resource("networkpolicies", "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),
+    Resource(
+        "networkpolicies", "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True
+    ),
     Resource("ingresses", "networking.k8s.io", "v1", "ingresses", "Ingress", True),
     Resource("roles", "rbac.authorization.k8s.io", "v1", "roles", "Role", True),
-    Resource("clusterroles", "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    Resource(
+        "clusterroles", "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False
+    ),
     Resource(
         "rolebindings", "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True
     ),

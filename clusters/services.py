@@ -6,6 +6,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from clusters import crypto
-from clusters.bundles import BundleError, read_bundle
+from clusters.bundles import ERRORS_FILE, BundleError, read_bundle
 from clusters.kubeconfig import Credentials, KubeconfigError, parse_kubeconfig
 from clusters.models import Cluster, ClusterOwner, CollectionRun
 
@@ -34,11 +35,19 @@ class CollectionAlreadyActive(Exception):
         self.run = run
 
 
+# Path segments under /clusters/ that are pages, not clusters.
+RESERVED_NAMES = frozenset({"new"})
+
+
 def _validated_name(name: str) -> str:
     slug = slugify(name)
     if not slug or slug != name:
         raise RegistrationError(
             f"cluster name {name!r} must be lowercase letters, digits and dashes (try {slug!r})"
+        )
+    if slug in RESERVED_NAMES:
+        raise RegistrationError(
+            f"{slug!r} is reserved by the dashboard's URLs; choose another name"
         )
     if Cluster.objects.filter(name=slug).exists():
         raise RegistrationError(f"a cluster named {slug!r} is already registered")
@@ -61,8 +70,9 @@ def _pack_bundle_directory(directory: Path) -> Path:
     handle = tempfile.NamedTemporaryFile(suffix=".tar.gz", delete=False)  # noqa: SIM115
     handle.close()
     with tarfile.open(handle.name, "w:gz") as archive:
-        for file in sorted(directory.glob("*.json")):
-            archive.add(file, arcname=file.name)
+        for file in sorted(directory.iterdir()):
+            if file.is_file() and (file.suffix == ".json" or file.name == ERRORS_FILE):
+                archive.add(file, arcname=file.name)
     return Path(handle.name)
 
 
@@ -117,7 +127,9 @@ def cluster_register(
             raise RegistrationError("a kubeconfig is required")
         try:
             credentials = parse_kubeconfig(
-                kubeconfig, context=context or None, allow_exec=settings.RAMPART_ALLOW_KUBECONFIG_EXEC
+                kubeconfig,
+                context=context or None,
+                allow_exec=settings.RAMPART_ALLOW_KUBECONFIG_EXEC,
             )
         except KubeconfigError as exc:
             raise RegistrationError(str(exc)) from exc
@@ -235,9 +247,7 @@ def collection_request(
     )
     if enqueue:
         from clusters.tasks import collect
-        from config.celery import ensure_broker_folders
 
-        ensure_broker_folders()
         transaction.on_commit(lambda: collect.delay(run.pk))
     return run
 
@@ -253,13 +263,15 @@ def bundle_upload(
     )
 
 
-def clusters_enqueue_due(*, now: timezone.datetime | None = None) -> list[CollectionRun]:
+def clusters_enqueue_due(*, now: datetime | None = None) -> list[CollectionRun]:
     """Request a collection for every live cluster whose interval has passed."""
     runs = []
     for cluster in Cluster.objects.due(now).exclude(source_kind=Cluster.SourceKind.BUNDLE):
         try:
             with transaction.atomic():
-                runs.append(collection_request(cluster=cluster, trigger=CollectionRun.Trigger.SCHEDULE))
+                runs.append(
+                    collection_request(cluster=cluster, trigger=CollectionRun.Trigger.SCHEDULE)
+                )
         except CollectionAlreadyActive:
             continue
     return runs

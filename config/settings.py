@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,7 +81,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-DATA_DIR = Path(env_str("RAMPART_DATA_DIR", str(BASE_DIR / ("var/test" if RUNNING_TESTS else "var"))))
+DATA_DIR = Path(
+    env_str("RAMPART_DATA_DIR", str(BASE_DIR / ("var/test" if RUNNING_TESTS else "var")))
+)
 
 # A fixed development key only ever serves DEBUG; system check rampart.E001 refuses it otherwise.
 DEVELOPMENT_SECRET_KEY = "rampart-development-only-secret-key-do-not-deploy"  # noqa: S105
@@ -102,6 +105,8 @@ INSTALLED_APPS = [
     "accounts",
     "clusters",
     "posture",
+    "compliance",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -131,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "posture.context_processors.release_catalog",
             ],
         },
     },
@@ -269,6 +275,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
     # Longer than the hard time limit, so Redis never redelivers a task that is still running.
     else {"visibility_timeout": 2 * 3600}
 )
+if CELERY_BROKER_URL.startswith("filesystem"):
+    # The transport cannot create its folders, and every process (web, worker, beat, inspect)
+    # may be the first to touch them.
+    for _folder in ("queue", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"  # never pickle: payloads are ids
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None  # results live in CollectionRun rows, not in the broker
@@ -292,6 +303,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.tasks.fail_stale_runs",
         "schedule": 600.0,
     },
+    # Expired waivers stop applying on their own; this audits the expiry and rescores.
+    "expire-waivers-and-rescore-every-15-minutes": {
+        "task": "compliance.tasks.expire_waivers",
+        "schedule": 900.0,
+    },
+    "send-alert-digests-daily-at-0700": {
+        "task": "alerts.tasks.send_daily_digests",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    "alert-on-stale-cluster-data-every-hour": {
+        "task": "alerts.tasks.check_stale_data",
+        "schedule": 3600.0,
+    },
+    # Re-sends notifications whose worker died mid-send (at-least-once; see alerts.services).
+    "requeue-stuck-notifications-every-5-minutes": {
+        "task": "alerts.tasks.requeue_stuck_notifications",
+        "schedule": 300.0,
+    },
 }
 
 # --- Email ------------------------------------------------------------------------------------
@@ -304,6 +333,21 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "rampart@localhost")
+
+# --- Regressions and alerts -------------------------------------------------------------------
+# New or reopened findings below this severity are not regressions (critical|high|medium|low).
+RAMPART_ALERT_MIN_SEVERITY = env_str("RAMPART_ALERT_MIN_SEVERITY", "high").lower()
+if RAMPART_ALERT_MIN_SEVERITY not in {"critical", "high", "medium", "low", "info"}:
+    raise ImproperlyConfigured(
+        f"RAMPART_ALERT_MIN_SEVERITY={RAMPART_ALERT_MIN_SEVERITY!r}: use critical, high, medium, "
+        "low or info"
+    )
+RAMPART_ALERT_SCORE_DROP = env_int("RAMPART_ALERT_SCORE_DROP", 5)  # points between collections
+RAMPART_ALERT_FAILED_RUNS = env_int("RAMPART_ALERT_FAILED_RUNS", 3)  # failed collections in a row
+RAMPART_ALERT_STALE_HOURS = env_int("RAMPART_ALERT_STALE_HOURS", 24)  # live clusters only
+# A notification `sending` this long lost its worker (the send task's hard limit is 90 s).
+RAMPART_ALERT_SEND_TIMEOUT_MINUTES = env_int("RAMPART_ALERT_SEND_TIMEOUT_MINUTES", 15)
+RAMPART_ALERT_MAX_ATTEMPTS = env_int("RAMPART_ALERT_MAX_ATTEMPTS", 6)
 
 LOGGING = {
     "version": 1,

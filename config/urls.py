@@ -8,4 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("clusters.urls")),
     path("", include("posture.urls")),
+    path("", include("compliance.urls")),
+    path("", include("alerts.urls")),
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from clusters.models import Cluster
 from posture.checks.base import REGISTRY
 from posture.models import Evaluation
@@ -23,8 +25,12 @@ def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> 
     if evaluation is None:
         document.update(collection=None, score=None, coverage=None, areas={}, checks=[])
         return document
+    # Imported here: compliance builds on posture, and waivers are applied at read time so an
+    # approval, revocation or expiry shows at once without a new collection.
+    from compliance.services import effective_results
+
     run = evaluation.run
-    results = list(evaluation.results.all())
+    results = effective_results(evaluation, now=timezone.now())
     items = []
     for result in results:
         check = REGISTRY.get(result.check_id)
@@ -47,9 +53,19 @@ def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> 
                 "area": item.area,
                 "severity": item.severity,
                 "status": result.status,
+                "raw_status": result.raw_status,
                 "summary": result.summary,
                 "score_impact": report.contribution(item),
                 "references": [ref.as_dict() for ref in check.references] if check else [],
+                "waivers": [
+                    {
+                        "id": waiver.pk,
+                        "owner": waiver.owner_email,
+                        "reason": waiver.reason,
+                        "expires_at": _iso(waiver.expires_at),
+                    }
+                    for waiver in result.waivers
+                ],
                 "affected": result.affected,
                 "affected_total": result.affected_total,
             }
@@ -63,10 +79,11 @@ def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> 
             "kind_status": run.kind_status,
         },
         kubernetes_version=run.kubernetes_version or None,
-        score=evaluation.score,
-        coverage=evaluation.coverage,
-        areas={area: values.get("score") for area, values in evaluation.area_scores.items()},
-        area_details=evaluation.area_scores,
+        score=report.score,
+        coverage=report.coverage,
+        waived_weight=report.overall.waived,
+        areas={area: tally.score for area, tally in report.areas.items()},
+        area_details=report.area_dict(),
         catalog_version=evaluation.catalog_version,
         checks=checks,
     )

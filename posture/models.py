@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
 
@@ -53,3 +55,115 @@ class CheckResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.check_id}: {self.status}"
+
+
+class FindingQuerySet(models.QuerySet["Finding"]):
+    def for_cluster(self, cluster: object) -> FindingQuerySet:
+        return self.filter(cluster=cluster)
+
+    def open(self) -> FindingQuerySet:
+        return self.filter(status=Finding.Status.OPEN)
+
+    def resolved(self) -> FindingQuerySet:
+        return self.filter(status=Finding.Status.RESOLVED)
+
+    def time_to_fix(self) -> dict[str, dict[str, object]]:
+        """Per severity: how many episodes were fixed and how long they stayed open.
+
+        An episode runs from when the finding (re)opened to when it resolved, so a finding
+        that was fixed, came back and was fixed again counts its latest episode. Scope it
+        first: `Finding.objects.for_cluster(c).time_to_fix()`, or fleet-wide without.
+        """
+        from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max
+
+        duration = ExpressionWrapper(
+            F("resolved_at") - F("opened_at"), output_field=DurationField()
+        )
+        rows = (
+            self.resolved()
+            .filter(resolved_at__isnull=False)
+            .values("severity")
+            .annotate(fixed=Count("id"), average=Avg(duration), longest=Max(duration))
+            .order_by()
+        )
+        return {row["severity"]: dict(row) for row in rows}
+
+
+class Finding(models.Model):
+    """One check failing for one object of one cluster, across collections.
+
+    Identity and the reconcile state machine are in posture/findings.py. Rows change only when
+    the posture changes; a re-collection of an unchanged cluster only moves `last_seen_*`.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="findings"
+    )
+    check_id = models.CharField(max_length=80)
+    # sha256 of check, owning workload and field: the identity, whatever the detail says.
+    fingerprint = models.CharField(max_length=64)
+    kind = models.CharField(max_length=80, blank=True)
+    namespace = models.CharField(max_length=253, blank=True)
+    name = models.CharField(max_length=253, blank=True)
+    field = models.CharField(max_length=300, blank=True)
+    severity = models.CharField(max_length=10)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    detail = models.TextField(blank=True)  # as the latest evaluation that saw it put it
+    # No index on first/last seen: last_seen moves on every collection, and an index there
+    # would turn each of those cheap in-place updates into index churn.
+    first_seen_evaluation = models.ForeignKey(
+        Evaluation, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    first_seen_at = models.DateTimeField()
+    last_seen_evaluation = models.ForeignKey(
+        Evaluation, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    last_seen_at = models.DateTimeField()
+    # The current (or latest) episode: alerting reads "what opened / resolved in evaluation X".
+    opened_evaluation = models.ForeignKey(
+        Evaluation, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+    resolved_evaluation = models.ForeignKey(
+        Evaluation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    times_reopened = models.PositiveIntegerField(default=0)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["cluster", "check_id", "namespace", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "fingerprint"], name="one_finding_per_identity"
+            )
+        ]
+        indexes = [
+            # Open findings by severity per cluster: the dashboard's and alerting's main read.
+            models.Index(fields=["cluster", "status", "severity"], name="finding_cluster_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.check_id} {self.kind}/{self.namespace}/{self.name} {self.field}".strip()
+
+    def resolve(self, *, evaluation: Evaluation, at: datetime) -> None:
+        self.status = self.Status.RESOLVED
+        self.resolved_at = at
+        self.resolved_evaluation = evaluation
+
+    def reopen(self, *, evaluation: Evaluation, at: datetime, detail: str, severity: str) -> None:
+        self.status = self.Status.OPEN
+        self.times_reopened += 1
+        self.opened_at = at
+        self.opened_evaluation = evaluation
+        self.resolved_at = None
+        self.resolved_evaluation = None
+        self.last_seen_at = at
+        self.last_seen_evaluation = evaluation
+        self.detail = detail
+        self.severity = severity

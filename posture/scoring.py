@@ -2,9 +2,9 @@
 
     weight(check)  = critical 10, high 6, medium 3, low 1, info 0
     judged checks  = checks whose status is pass or fail (waived counts as judged; see below)
-    score          = 100 × Σ weight(passing) / Σ weight(judged)          per area and overall
-    coverage       = 100 × (number judged) / (number judged + unknown + error)
-    contribution   = a failing check costs 100 × weight / Σ weight(judged) points
+    score          = 100 * Σ weight(passing) / Σ weight(judged)          per area and overall
+    coverage       = 100 * (number judged) / (number judged + unknown + error)
+    contribution   = a failing check costs 100 * weight / Σ weight(judged) points
 
 A check passes or fails as a whole: one privileged Deployment among a thousand is a failed
 control, not 99.9 % (Kubescape's resource-ratio score hides exactly that). Unknown checks are left

@@ -11,6 +11,7 @@ from django.utils import timezone
 from clusters.inventory import Inventory
 from clusters.models import CollectionRun
 from posture.checks.base import CheckContext, Result, run_all
+from posture.findings import findings_reconcile
 from posture.models import CheckResult, Evaluation
 from posture.scoring import Scored, score
 
@@ -35,7 +36,7 @@ def scored(result: Result) -> Scored:
 def catalog_version() -> str:
     from posture import release_catalog
 
-    return release_catalog.catalog().get("catalog_version", "")
+    return release_catalog.get_catalog().version
 
 
 def evaluation_create(*, run: CollectionRun, inventory: Inventory) -> Evaluation:
@@ -66,4 +67,6 @@ def evaluation_create(*, run: CollectionRun, inventory: Inventory) -> Evaluation
             )
             for result in results
         )
+        # Same transaction: an evaluation is never stored without its findings reconciled.
+        findings_reconcile(evaluation=evaluation)
     return evaluation

@@ -46,8 +46,10 @@ class Workload:
 
     def containers(self, *, include_init: bool = True) -> Iterator[tuple[str, JSON]]:
         """(list name, container) for containers, initContainers and ephemeralContainers."""
-        lists = ("containers", "initContainers", "ephemeralContainers") if include_init else (
-            "containers",
+        lists = (
+            ("containers", "initContainers", "ephemeralContainers")
+            if include_init
+            else ("containers",)
         )
         for list_name in lists:
             for container in self.pod_spec.get(list_name) or []:
@@ -84,7 +86,7 @@ class WorkloadIndex:
     def all(self) -> list[Workload]:
         inv = self.inventory
         by_identity: dict[tuple[str, str, str], Workload] = {}
-        # owner (kind, namespace, name) -> the workload that owns it, for RS -> Deployment, Job -> CronJob
+        # (kind, namespace, name) -> its owning workload: ReplicaSet -> Deployment, Job -> CronJob
         parent: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         for key in WORKLOAD_KEYS:
             if not inv.has(key):
@@ -98,13 +100,16 @@ class WorkloadIndex:
                     parent[identity] = (owner["kind"], identity[1], owner.get("name", ""))
                     continue  # judged through its owner's template
                 pod_metadata, pod_spec = _template(key, obj)
-                by_identity[identity] = Workload(kind, identity[1], identity[2], pod_metadata, pod_spec)
+                by_identity[identity] = Workload(
+                    kind, identity[1], identity[2], pod_metadata, pod_spec
+                )
         if inv.has("pods"):
             for pod in inv.items("pods"):
                 meta = pod.get("metadata") or {}
                 namespace = meta.get("namespace", "")
                 owner = _controller(pod)
-                if owner is None:
+                # Static (mirror) pods are owned by their Node: each is its own workload.
+                if owner is None or owner.get("kind") == "Node":
                     identity = ("Pod", namespace, meta.get("name", ""))
                 else:
                     identity = (owner.get("kind", ""), namespace, owner.get("name", ""))

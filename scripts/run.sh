@@ -23,7 +23,8 @@ if [ ! -f .env ]; then
     echo "SECRET_KEY=$($VENV/python -c 'import secrets; print(secrets.token_urlsafe(50))')"
     echo "RAMPART_ENCRYPTION_KEYS=$($VENV/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
     echo "DEBUG=false"
-    echo "SECURE_COOKIES=false  # plain http on 127.0.0.1; set true behind TLS"
+    echo "# plain http on 127.0.0.1; set SECURE_COOKIES=true behind TLS"
+    echo "SECURE_COOKIES=false"
     echo "ALLOWED_HOSTS=127.0.0.1,localhost"
     echo "EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend"
   } > .env
@@ -39,7 +40,16 @@ stop() {
   trap - INT TERM
   echo; echo "Stopping Rampart..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait || true
+  # Give each process time for a clean shutdown (the worker finishes or requeues its task, late
+  # acks make that safe), then make sure nothing is left behind.
+  for _ in $(seq 20); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.5
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   echo "Stopped."
 }
 trap stop INT TERM

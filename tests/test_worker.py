@@ -25,7 +25,9 @@ def _finished(run: CollectionRun) -> bool:
 
 
 def test_it_collects_a_bundle_cluster_through_the_worker() -> None:
-    cluster = cluster_register(name="worker-bundle", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=DEMO)
+    cluster = cluster_register(
+        name="worker-bundle", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=DEMO
+    )
     run = cluster.runs.get()
     with celery_worker():
         wait_for(lambda: _finished(run), message=f"run {run.pk} to finish")
@@ -41,7 +43,9 @@ def test_it_collects_a_live_cluster_through_the_worker() -> None:
 
     with FakeApiServer.from_bundle(DEMO) as server:
         cluster = cluster_register(
-            name="worker-live", source_kind=Cluster.SourceKind.KUBECONFIG, kubeconfig=server.kubeconfig()
+            name="worker-live",
+            source_kind=Cluster.SourceKind.KUBECONFIG,
+            kubeconfig=server.kubeconfig(),
         )
         run = cluster.runs.get()
         with celery_worker():
@@ -52,7 +56,9 @@ def test_it_collects_a_live_cluster_through_the_worker() -> None:
 
 
 def test_it_runs_one_collection_per_cluster_even_when_asked_twice() -> None:
-    cluster = cluster_register(name="worker-once", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=DEMO)
+    cluster = cluster_register(
+        name="worker-once", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=DEMO
+    )
     from clusters.services import CollectionAlreadyActive
 
     with pytest.raises(CollectionAlreadyActive):
@@ -74,7 +80,12 @@ def test_it_runs_on_the_embedded_default_sqlite_and_filesystem_broker(tmp_path: 
 
     def manage(*args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
@@ -83,11 +94,27 @@ def test_it_runs_on_the_embedded_default_sqlite_and_filesystem_broker(tmp_path: 
     manage("register_cluster", "embedded-demo", "--bundle", str(DEMO), "--environment", "staging")
     worker_log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "INFO",
-         "--hostname", "embedded@%h"],
-        cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            "embedded@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
     )
     try:
+
         def collected() -> bool:
             document = orjson.loads(manage("posture", "embedded-demo", "--format", "json"))
             return document["collection"] is not None
@@ -95,7 +122,11 @@ def test_it_runs_on_the_embedded_default_sqlite_and_filesystem_broker(tmp_path: 
         wait_for(collected, timeout=120, message="the embedded worker to collect")
         ping = subprocess.run(
             [sys.executable, "-m", "celery", "-A", "config", "inspect", "ping", "--timeout", "10"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert "pong" in ping.stdout, ping.stdout + ping.stderr
     finally:

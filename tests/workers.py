@@ -29,7 +29,9 @@ def test_database_url() -> str:
 
 
 @contextmanager
-def celery_worker(*, extra_env: dict[str, str] | None = None, concurrency: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(
+    *, extra_env: dict[str, str] | None = None, concurrency: int = 1
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
@@ -38,14 +40,30 @@ def celery_worker(*, extra_env: dict[str, str] | None = None, concurrency: int =
         "RAMPART_ENV_FILE": os.devnull,
         **(extra_env or {}),
     }
-    log = open(Path(settings.DATA_DIR) / "test-worker.log", "wb")  # noqa: SIM115
+    log = (Path(settings.DATA_DIR) / "test-worker.log").open("wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--loglevel", "INFO", "--concurrency", str(concurrency), "--pool", "prefork",
-            "--without-gossip", "--without-mingle", "--hostname", f"test-{os.getpid()}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--pool",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{os.getpid()}@%h",
         ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         yield process
@@ -59,7 +77,9 @@ def celery_worker(*, extra_env: dict[str, str] | None = None, concurrency: int =
         log.close()
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float = 120, message: str = "condition") -> None:
+def wait_for(
+    condition: Callable[[], bool], *, timeout: float = 120, message: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

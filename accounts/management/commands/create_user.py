@@ -19,5 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--role", choices=sorted(ROLES), required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user, password = user_create(username=options["username"], email=options["email"], role=ROLES[options["role"]])
-        self.stdout.write(self.style.SUCCESS(f"Created {user.get_username()} ({options['role']}); password: {password}"))
+        user, password = user_create(
+            username=options["username"], email=options["email"], role=ROLES[options["role"]]
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {user.get_username()} ({options['role']}); password: {password}"
+            )
+        )

@@ -22,8 +22,12 @@ class Command(BaseCommand):
         if users.filter(groups__name=ADMIN).exists() or users.filter(is_superuser=True).exists():
             self.stdout.write("An admin account exists; not creating another.")
             return
-        user, password = user_create(username=options["username"], email=options["email"], role=ADMIN)
-        self.stdout.write(self.style.SUCCESS(
-            f"Created admin account {user.get_username()!r} with password: {password}\n"
-            "It is shown only this once; change it after logging in."
-        ))
+        user, password = user_create(
+            username=options["username"], email=options["email"], role=ADMIN
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created admin account {user.get_username()!r} with password: {password}\n"
+                "It is shown only this once; change it after logging in."
+            )
+        )

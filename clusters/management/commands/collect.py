@@ -14,7 +14,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
-        parser.add_argument("--sync", action="store_true", help="collect in this process and print progress")
+        parser.add_argument(
+            "--sync", action="store_true", help="collect in this process and print progress"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -23,7 +25,9 @@ class Command(BaseCommand):
             raise CommandError(f"no cluster named {options['name']!r}") from exc
         sync = options["sync"]
         try:
-            run = collection_request(cluster=cluster, trigger=CollectionRun.Trigger.COMMAND, enqueue=not sync)
+            run = collection_request(
+                cluster=cluster, trigger=CollectionRun.Trigger.COMMAND, enqueue=not sync
+            )
         except CollectionAlreadyActive as exc:
             if not (sync and exc.run.status == CollectionRun.Status.PENDING):
                 raise CommandError(str(exc)) from exc
@@ -34,7 +38,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued collection {run.pk} of {cluster.name}.")
             return
         self.stdout.write(f"Collecting {cluster.name} (run {run.pk})...")
-        finished = run_execute(run_id=run.pk, echo=lambda message: self.stdout.write(f"  {message}"))
+        finished = run_execute(
+            run_id=run.pk,
+            echo=lambda message: self.stdout.write(f"  {message}"),
+            send_alerts_inline=True,
+        )
         if finished is None:
             raise CommandError(f"run {run.pk} was claimed by a worker; watch it in the dashboard")
         if finished.status == CollectionRun.Status.FAILED:
@@ -42,7 +50,8 @@ class Command(BaseCommand):
         evaluation = getattr(finished, "evaluation", None)
         self.stdout.write(
             self.style.SUCCESS(
-                f"{finished.get_status_display()}: {sum(finished.object_counts.values())} objects in "
+                f"{finished.get_status_display()}: "
+                f"{sum(finished.object_counts.values())} objects in "
                 f"{finished.fetch_seconds:.2f}s, evaluated in {finished.evaluate_seconds:.2f}s; "
                 f"score {_fmt(evaluation.score if evaluation else None)}, "
                 f"coverage {_fmt(evaluation.coverage if evaluation else None)}%"

@@ -11,9 +11,21 @@ from clusters.services import cluster_register
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo" / "bundles"
 DEMO_CLUSTERS = {
-    "payments-prod": ("production", "Payments platform (GKE), mostly hardened", ["payments-oncall@example.com"]),
-    "storefront-staging": ("staging", "Storefront staging: many planted problems", ["storefront@example.com"]),
-    "edge-dev": ("development", "Edge dev cluster, collected with restricted rights", ["edge@example.com"]),
+    "payments-prod": (
+        "production",
+        "Payments platform (GKE), mostly hardened",
+        ["payments-oncall@example.com"],
+    ),
+    "storefront-staging": (
+        "staging",
+        "Storefront staging: many planted problems",
+        ["storefront@example.com"],
+    ),
+    "edge-dev": (
+        "development",
+        "Edge dev cluster, collected with restricted rights",
+        ["edge@example.com"],
+    ),
 }
 
 

@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            cluster = Cluster.objects.select_related("latest_evaluation__run").get(name=options["name"])
+            cluster = Cluster.objects.select_related("latest_evaluation__run").get(
+                name=options["name"]
+            )
         except Cluster.DoesNotExist as exc:
             raise CommandError(f"no cluster named {options['name']!r}") from exc
         document = posture_document(cluster)
@@ -29,12 +31,15 @@ class Command(BaseCommand):
             raise CommandError(f"{cluster.name} has no completed collection yet")
         self.stdout.write(
             f"{cluster.name}: score {document['score']}, coverage {document['coverage']}% "
-            f"(Kubernetes {document['kubernetes_version']}, collection {document['collection']['id']})"
+            f"(Kubernetes {document['kubernetes_version']}, "
+            f"collection {document['collection']['id']})"
         )
         for check in document["checks"]:
             if check["status"] in ("pass", "not_applicable"):
                 continue
-            self.stdout.write(f"  [{check['status']:7}] {check['severity']:8} {check['id']}: {check['title']}")
+            self.stdout.write(
+                f"  [{check['status']:7}] {check['severity']:8} {check['id']}: {check['title']}"
+            )
             for item in check["affected"]:
                 where = f"{item['namespace']}/" if item["namespace"] else ""
                 self.stdout.write(f"      {item['kind']} {where}{item['name']}: {item['detail']}")

@@ -10,20 +10,36 @@ from clusters.services import RegistrationError, cluster_register
 
 
 class Command(BaseCommand):
-    help = "Register a cluster from a kubeconfig, the in-cluster service account or an evidence bundle."
+    help = (
+        "Register a cluster from a kubeconfig, the in-cluster service account "
+        "or an evidence bundle."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="lowercase letters, digits and dashes")
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--kubeconfig", type=Path, help="kubeconfig file (token or client certificate inline)")
-        source.add_argument("--bundle", type=Path, help="evidence bundle: directory, .tar.gz or .zip")
-        source.add_argument("--in-cluster", action="store_true", help="use this pod's service account")
+        source.add_argument(
+            "--kubeconfig", type=Path, help="kubeconfig file (token or client certificate inline)"
+        )
+        source.add_argument(
+            "--bundle", type=Path, help="evidence bundle: directory, .tar.gz or .zip"
+        )
+        source.add_argument(
+            "--in-cluster", action="store_true", help="use this pod's service account"
+        )
         parser.add_argument("--context", help="kubeconfig context (default: current-context)")
         parser.add_argument("--environment", default="", help="e.g. production, staging")
         parser.add_argument("--description", default="")
-        parser.add_argument("--owner", action="append", default=[], metavar="EMAIL",
-                            help="receives this cluster's regressions; repeatable")
-        parser.add_argument("--no-collect", action="store_true", help="do not request a first collection")
+        parser.add_argument(
+            "--owner",
+            action="append",
+            default=[],
+            metavar="EMAIL",
+            help="receives this cluster's regressions; repeatable",
+        )
+        parser.add_argument(
+            "--no-collect", action="store_true", help="do not request a first collection"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         kubeconfig_text = None
@@ -52,6 +68,12 @@ class Command(BaseCommand):
         except RegistrationError as exc:
             raise CommandError(str(exc)) from exc
         where = f" ({cluster.api_server})" if cluster.api_server else ""
-        self.stdout.write(self.style.SUCCESS(f"Registered {cluster.name}{where} from {cluster.get_source_kind_display()}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Registered {cluster.name}{where} from {cluster.get_source_kind_display()}."
+            )
+        )
         if not options["no_collect"]:
-            self.stdout.write("A first collection is queued; run `manage.py collect NAME --sync` to collect now.")
+            self.stdout.write(
+                "A first collection is queued; run `manage.py collect NAME --sync` to collect now."
+            )

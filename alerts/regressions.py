@@ -1,0 +1,318 @@
+"""What counts as a regression: pure functions over snapshots, no database, no settings.
+
+    new / reopened finding   at or above the severity threshold, one regression per check
+    check now failing        passed in the previous evaluation, fails in this one
+    score drop               the overall score fell by at least N points
+    coverage drop            kinds that were readable are now forbidden or failing
+    collections failing      the last K runs failed (one regression per streak)
+    data stale               the newest evaluation is older than T hours (one per evaluation)
+
+Every regression carries a dedup key naming the occurrence (the evaluation, the first failed
+run of a streak, ...): recomputing it for the same facts gives the same key, which is what makes
+"one email per regression per recipient" enforceable by a unique constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from posture.checks.base import Severity
+
+EVIDENCE_LIMIT = 50  # objects listed per regression; the email links to the full list
+
+
+class Kind(StrEnum):
+    NEW_FINDINGS = "new_findings"
+    REOPENED_FINDINGS = "reopened_findings"
+    CHECK_FAILING = "check_failing"
+    SCORE_DROP = "score_drop"
+    COVERAGE_DROP = "coverage_drop"
+    COLLECTIONS_FAILING = "collections_failing"
+    DATA_STALE = "data_stale"
+
+    @property
+    def label(self) -> str:
+        return {
+            "new_findings": "New findings",
+            "reopened_findings": "Reopened findings",
+            "check_failing": "Check now failing",
+            "score_drop": "Score drop",
+            "coverage_drop": "Coverage drop",
+            "collections_failing": "Collections failing",
+            "data_stale": "Data out of date",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What regression detection needs of one evaluation."""
+
+    evaluation_id: int
+    score: float | None
+    coverage: float
+    statuses: dict[str, str]  # check id -> pass/fail/unknown/...
+    # Resource kinds the collector could not read (forbidden or error) -> the error text.
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpenedFinding:
+    """A finding that opened (new) or reopened in the current evaluation."""
+
+    check_id: str
+    severity: str
+    kind: str
+    namespace: str
+    name: str
+    detail: str
+    reopened: bool = False
+
+    def as_evidence(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Regression:
+    kind: Kind
+    cluster_id: int
+    cluster_name: str
+    severity: str
+    dedup_key: str
+    title: str  # one line: becomes the email's subject after the cluster name
+    summary: str
+    check_id: str = ""
+    evidence: tuple[dict[str, str], ...] = ()
+    evidence_total: int = 0
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "kind_label": self.kind.label,
+            "cluster": self.cluster_name,
+            "severity": self.severity,
+            "title": self.title,
+            "summary": self.summary,
+            "check_id": self.check_id,
+            "evidence": list(self.evidence),
+            "evidence_total": self.evidence_total,
+        }
+
+
+def rank(severity: str) -> int:
+    try:
+        return Severity(severity).rank
+    except ValueError:
+        return 0
+
+
+def _evidence(items: Sequence[OpenedFinding]) -> tuple[tuple[dict[str, str], ...], int]:
+    return tuple(item.as_evidence() for item in items[:EVIDENCE_LIMIT]), len(items)
+
+
+def detect_evaluation(
+    *,
+    cluster_id: int,
+    cluster_name: str,
+    previous: Snapshot | None,
+    current: Snapshot,
+    opened: Iterable[OpenedFinding],
+    check_titles: dict[str, str],
+    min_severity: str,
+    score_drop: float,
+) -> list[Regression]:
+    """Regressions between two consecutive evaluations of one cluster.
+
+    The first evaluation is the baseline: what a newly registered cluster already has wrong is
+    on its dashboard, not news, so nothing is a regression until there is a previous one.
+    """
+    if previous is None:
+        return []
+    regressions: list[Regression] = []
+    key = f"cluster:{cluster_id}:evaluation:{current.evaluation_id}"
+    by_check: dict[str, list[OpenedFinding]] = {}
+    for finding in opened:
+        by_check.setdefault(finding.check_id, []).append(finding)
+    for check_id, findings in sorted(by_check.items()):
+        title = check_titles.get(check_id, check_id)
+        severity = findings[0].severity
+        evidence, total = _evidence(findings)
+        if previous.statuses.get(check_id) == "pass":
+            # The check as a whole regressed; its findings are the evidence, in one email.
+            regressions.append(
+                Regression(
+                    Kind.CHECK_FAILING,
+                    cluster_id,
+                    cluster_name,
+                    severity,
+                    f"{key}:check-failing:{check_id}",
+                    f"{title} now fails",
+                    f"{check_id} passed in the previous collection and now fails on {total} "
+                    f"object(s).",
+                    check_id,
+                    evidence,
+                    total,
+                )
+            )
+            continue
+        if rank(severity) < rank(min_severity):
+            continue
+        for reopened, kind, word in (
+            (False, Kind.NEW_FINDINGS, "new"),
+            (True, Kind.REOPENED_FINDINGS, "reopened"),
+        ):
+            group = [f for f in findings if f.reopened is reopened]
+            if not group:
+                continue
+            evidence, total = _evidence(group)
+            regressions.append(
+                Regression(
+                    kind,
+                    cluster_id,
+                    cluster_name,
+                    severity,
+                    f"{key}:{kind.value}:{check_id}",
+                    f"{total} {word} {severity} finding(s): {title}",
+                    f"{check_id} ({severity}) fails on {total} {word} object(s).",
+                    check_id,
+                    evidence,
+                    total,
+                )
+            )
+    regressions.extend(
+        _score_and_coverage(key, cluster_id, cluster_name, previous, current, score_drop)
+    )
+    return regressions
+
+
+def _score_and_coverage(
+    key: str,
+    cluster_id: int,
+    cluster_name: str,
+    previous: Snapshot,
+    current: Snapshot,
+    score_drop: float,
+) -> list[Regression]:
+    regressions = []
+    if (
+        previous.score is not None
+        and current.score is not None
+        and previous.score - current.score >= score_drop
+    ):
+        regressions.append(
+            Regression(
+                Kind.SCORE_DROP,
+                cluster_id,
+                cluster_name,
+                Severity.HIGH.value,
+                f"{key}:score-drop",
+                f"score fell from {previous.score:.1f} to {current.score:.1f}",
+                f"The overall score dropped by {previous.score - current.score:.1f} points "
+                f"(threshold {score_drop:g}).",
+            )
+        )
+    lost = {
+        kind: error for kind, error in current.unreadable.items() if kind not in previous.unreadable
+    }
+    if lost:
+        now_unknown = sorted(
+            check_id
+            for check_id, status in current.statuses.items()
+            if status == "unknown" and previous.statuses.get(check_id) in ("pass", "fail")
+        )
+        evidence = tuple(
+            {"kind": kind, "namespace": "", "name": "", "detail": error or "not readable"}
+            for kind, error in sorted(lost.items())
+        )
+        regressions.append(
+            Regression(
+                Kind.COVERAGE_DROP,
+                cluster_id,
+                cluster_name,
+                Severity.MEDIUM.value,
+                f"{key}:coverage-drop",
+                f"coverage fell from {previous.coverage:.1f}% to {current.coverage:.1f}%",
+                f"The collector can no longer read {', '.join(sorted(lost))}; "
+                f"{len(now_unknown)} check(s) became unknown"
+                + (f": {', '.join(now_unknown[:10])}" if now_unknown else "")
+                + ".",
+                "",
+                evidence,
+                len(evidence),
+            )
+        )
+    return regressions
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int
+    status: str
+    error: str = ""
+
+
+def detect_failing_streak(
+    *, cluster_id: int, cluster_name: str, runs: Sequence[RunOutcome], threshold: int
+) -> Regression | None:
+    """`runs` newest first. One regression per streak of >= threshold failed runs."""
+    streak = []
+    for run in runs:
+        if run.status != "failed":
+            break
+        streak.append(run)
+    if threshold < 1 or len(streak) < threshold:
+        return None
+    # The dedup key names the streak's first run, so callers pass enough history to reach it
+    # (services.RUN_HISTORY); a longer streak than that only means one more email.
+    first = streak[-1]
+    return Regression(
+        Kind.COLLECTIONS_FAILING,
+        cluster_id,
+        cluster_name,
+        Severity.HIGH.value,
+        f"cluster:{cluster_id}:failed-runs-since:{first.run_id}",
+        f"{len(streak)} collections in a row failed",
+        f"The last {len(streak)} collections failed; the dashboard shows data from before. "
+        f"Latest error: {streak[0].error[:300] or 'none recorded'}",
+        "",
+        tuple(
+            {
+                "kind": "CollectionRun",
+                "namespace": "",
+                "name": f"#{run.run_id}",
+                "detail": run.error[:300],
+            }
+            for run in streak[:EVIDENCE_LIMIT]
+        ),
+        len(streak),
+    )
+
+
+def detect_stale(
+    *,
+    cluster_id: int,
+    cluster_name: str,
+    evaluation_id: int | None,
+    age_hours: float | None,
+    threshold_hours: int,
+) -> Regression | None:
+    """Data older than the threshold (or never collected): one regression per evaluation."""
+    if age_hours is not None and age_hours < threshold_hours:
+        return None
+    when = "never" if age_hours is None else f"{age_hours:.0f} hours ago"
+    return Regression(
+        Kind.DATA_STALE,
+        cluster_id,
+        cluster_name,
+        Severity.MEDIUM.value,
+        f"cluster:{cluster_id}:stale-since-evaluation:{evaluation_id or 'none'}",
+        f"no fresh data for {threshold_hours} hours",
+        f"The newest completed collection was {when}; the threshold is {threshold_hours} hours.",
+    )

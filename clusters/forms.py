@@ -1,0 +1,146 @@
+"""Forms of the clusters app: registration, bundle uploads and the fleet's filters."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+
+from clusters.models import Cluster, CollectionRun
+
+# A kubeconfig is a few kilobytes; anything much larger is not one.
+MAX_KUBECONFIG_BYTES = 512 * 1024
+BUNDLE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+
+
+class SecretTextarea(forms.Textarea):
+    """A textarea that never renders its value: a re-rendered form must not echo credentials."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+class ClusterRegisterForm(forms.Form):
+    name = forms.SlugField(
+        max_length=100,
+        help_text="Lowercase letters, digits and dashes; it appears in URLs and reports.",
+    )
+    environment = forms.CharField(
+        max_length=40, required=False, help_text="For example production, staging or dev."
+    )
+    description = forms.CharField(max_length=300, required=False)
+    owners = forms.CharField(
+        required=False,
+        help_text="Comma-separated email addresses; they receive this cluster's regressions.",
+    )
+    source_kind = forms.ChoiceField(
+        label="Source",
+        choices=Cluster.SourceKind.choices,
+        initial=Cluster.SourceKind.KUBECONFIG,
+        widget=forms.RadioSelect,
+    )
+    kubeconfig = forms.CharField(
+        label="Kubeconfig",
+        required=False,
+        widget=SecretTextarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="Paste it here or choose a file below. It is stored encrypted and never "
+        "shown again; exec and auth-provider plugins and file references are refused.",
+    )
+    kubeconfig_file = forms.FileField(label="Kubeconfig file", required=False)
+    context = forms.CharField(
+        max_length=200, required=False, help_text="Leave empty for the current-context."
+    )
+    bundle = forms.FileField(
+        label="Evidence bundle",
+        required=False,
+        help_text="A .tar.gz or .zip of `kubectl get KIND -A -o json` outputs plus version.json.",
+    )
+
+    def clean_owners(self) -> list[str]:
+        raw = self.cleaned_data.get("owners", "")
+        return [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("source_kind")
+        if kind == Cluster.SourceKind.KUBECONFIG:
+            upload = data.get("kubeconfig_file")
+            if upload:
+                data["kubeconfig"] = _read_kubeconfig(upload)
+            if not data.get("kubeconfig"):
+                self.add_error("kubeconfig", "Paste a kubeconfig or choose a kubeconfig file.")
+        elif kind == Cluster.SourceKind.BUNDLE:
+            bundle = data.get("bundle")
+            if not bundle:
+                self.add_error("bundle", "Choose an evidence bundle (.tar.gz or .zip).")
+            elif not _is_bundle_name(bundle.name):
+                self.add_error("bundle", "The evidence bundle must be a .tar.gz or .zip file.")
+        return data
+
+
+class BundleUploadForm(forms.Form):
+    bundle = forms.FileField(label="Evidence bundle")
+
+    def clean_bundle(self) -> UploadedFile:
+        bundle = self.cleaned_data["bundle"]
+        if not _is_bundle_name(bundle.name):
+            raise forms.ValidationError("The evidence bundle must be a .tar.gz or .zip file.")
+        return bundle
+
+
+def _is_bundle_name(name: str | None) -> bool:
+    return (name or "").lower().endswith(BUNDLE_SUFFIXES)
+
+
+def _read_kubeconfig(upload: UploadedFile) -> str:
+    if (upload.size or 0) > MAX_KUBECONFIG_BYTES:
+        raise forms.ValidationError(
+            {"kubeconfig_file": "This file is too large to be a kubeconfig."}
+        )
+    try:
+        return upload.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise forms.ValidationError(
+            {"kubeconfig_file": "This file is not a text kubeconfig (UTF-8 YAML)."}
+        ) from None
+
+
+NEVER_COLLECTED = "never"
+SORTS = {
+    "name": ("name",),
+    "-name": ("-name",),
+    "score": ("latest_evaluation__score", "name"),
+    "-score": ("-latest_evaluation__score", "name"),
+}
+
+
+class FleetFilterForm(forms.Form):
+    """GET filters of the fleet page; invalid values are dropped rather than shown as errors."""
+
+    q = forms.CharField(label="Name", required=False, max_length=100)
+    environment = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(
+        label="Latest run",
+        required=False,
+        choices=[("", "Any"), *CollectionRun.Status.choices, (NEVER_COLLECTED, "Never collected")],
+    )
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("name", "Name, A to Z"),
+            ("-name", "Name, Z to A"),
+            ("score", "Score, lowest first"),
+            ("-score", "Score, highest first"),
+        ],
+    )
+
+    def __init__(self, *args: Any, environments: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["environment"])
+        field.choices = [("", "Any")] + [(e, e) for e in environments]
+
+    def filters(self) -> dict[str, str]:
+        """The valid filters as strings; an absent or invalid one is ''."""
+        self.is_valid()
+        return {name: str(self.cleaned_data.get(name) or "") for name in self.fields}

@@ -1,0 +1,454 @@
+"""The one module that talks to Kubernetes: Credentials in, plain data (an Inventory) out.
+
+Lists are fetched as raw JSON pages through the official client's transport and parsed with
+orjson, never deserialised into the client's model classes: a 10,000-pod cluster would cost
+gigabytes and minutes that way. Each page is trimmed item by item and dropped before the next
+one is fetched, so memory grows with what checks keep, not with what the API sends.
+
+Failures are sorted by who can act on them: an unreachable server is transient (`Unreachable`,
+the task retries); rejected credentials fail the run (`Unauthorized`); a kind the credentials
+may not list, that is not served, or that failed, is recorded on the Inventory and collection
+goes on, so its checks become `unknown` rather than passing.
+
+Tokens never appear in messages or logs: messages are built from status codes and Status
+bodies, and any error text that reaches a person is scrubbed of the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import urllib3
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import (
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    SSLError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from clusters.inventory import JSON, Inventory, KindStatus, trim
+from clusters.kubeconfig import Credentials, KubeconfigError
+from clusters.resources import RESOURCES, Resource
+
+logger = logging.getLogger(__name__)
+
+ANONYMOUS_PATHS = ("/version", "/api")
+# An expired continue token means the list changed faster than we paged through it; starting
+# over usually succeeds, but a cluster churning that fast must not keep us looping forever.
+MAX_LIST_RESTARTS = 3
+Progress = Callable[[str], None]
+_REJECTED = "error: credentials rejected (401)"
+
+
+class KubeError(Exception):
+    """Kubernetes could not be collected; the message is meant for a person."""
+
+
+class Unreachable(KubeError):
+    """The API server could not be reached (refused, DNS, timeout, 5xx): worth retrying later."""
+
+
+class Unauthorized(KubeError):
+    """The API server rejected the credentials (401): retrying will not help."""
+
+
+@dataclass
+class ConnectionReport:
+    """What a "test connection" button shows: can we connect, and what may we list."""
+
+    ok: bool
+    version: str | None = None
+    error: str | None = None
+    # resource key -> "ok" | "forbidden" | "not_served" | "error: <reason>"
+    resources: dict[str, str] = field(default_factory=dict)
+    anonymous_probe: dict[str, int] | None = None
+
+
+class _TransportError(Exception):
+    """No HTTP answer at all. `transient` is False for TLS failures, which are configuration."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+class _KindFailed(Exception):
+    def __init__(self, status: KindStatus, reason: str, *, http_status: int = 0) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.http_status = http_status
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+
+
+class _Session:
+    """One ApiClient and the secrets it needs, for the length of one collection."""
+
+    def __init__(self, client: ApiClient, credentials: Credentials, timeout: float) -> None:
+        self.client = client
+        self.credentials = credentials
+        self.timeout = timeout
+
+    def get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> _Response:
+        method, url, headers, body, post_params = self.client.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=query or None,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.client.call_api(
+                method, url, headers, body, post_params, _request_timeout=self.timeout
+            )
+            try:
+                data = response.read()
+            finally:
+                response.response.release_conn()
+        except (HTTPError, ApiException, ssl.SSLError, OSError) as exc:
+            reason = self.scrub(_describe(exc, self.timeout))
+            raise _TransportError(reason, transient=not _is_tls_misconfiguration(exc)) from None
+        return _Response(response.status, data or b"")
+
+    def scrub(self, text: str) -> str:
+        token = self.credentials.token
+        return text.replace(token, "***") if token else text
+
+
+def collect(
+    credentials: Credentials,
+    *,
+    page_size: int = 500,
+    timeout: float = 30,
+    progress: Progress | None = None,
+    resources: Iterable[Resource] = RESOURCES,
+) -> Inventory:
+    """List every resource cluster-wide. Raises Unreachable / Unauthorized / KubeError."""
+    report = progress or _no_progress
+    inventory = Inventory(source=f"api {credentials.server}")
+    with _session(credentials, timeout) as session:
+        report("reading the server version")
+        inventory.version = _version(session)
+        rejected: list[str] = []
+        attempted = 0
+        for resource in resources:
+            attempted += 1
+            report(f"listing {resource.key}")
+            try:
+                items = _list_all(session, resource, page_size=page_size, progress=report)
+            except _KindFailed as failed:
+                if failed.http_status == 401:
+                    rejected.append(resource.key)
+                inventory.set_missing(resource.key, failed.status, failed.reason)
+                logger.info("%s %s: %s", credentials.server, resource.key, failed.reason)
+                continue
+            inventory.set_objects(resource.key, items)
+        if attempted and len(rejected) == attempted:
+            raise Unauthorized(
+                f"the API server at {credentials.server} rejected the credentials (401) for "
+                "every resource; the token or certificate may have expired or been revoked"
+            )
+    report("probing anonymous access")
+    inventory.anonymous_probe = probe_anonymous(credentials, timeout=timeout)
+    return inventory
+
+
+def probe_anonymous(credentials: Credentials, *, timeout: float = 10) -> dict[str, int] | None:
+    """Status codes of unauthenticated GETs, with the same CA and TLS settings; None if unreachable.
+
+    The same transport as `collect()` is used with every credential removed, so what we
+    observe is what anyone on the network would get.
+    """
+    anonymous = replace(credentials, token=None, client_certificate_data=None, client_key_data=None)
+    codes: dict[str, int] = {}
+    try:
+        with _session(anonymous, timeout) as session:
+            for path in ANONYMOUS_PATHS:
+                codes[path] = session.get(path).status
+    except _TransportError as exc:
+        logger.info("anonymous probe of %s failed: %s", credentials.server, exc.reason)
+        return None
+    return codes
+
+
+def test_connection(credentials: Credentials, *, timeout: float = 10) -> ConnectionReport:
+    """Check the credentials and what they may list, one item per resource."""
+    try:
+        with _session(credentials, timeout) as session:
+            version = _version(session)
+            resources = {r.key: _probe_kind(session, r) for r in RESOURCES}
+    except KubeError as exc:
+        return ConnectionReport(ok=False, error=str(exc))
+    report = ConnectionReport(
+        ok=True,
+        version=(version or {}).get("gitVersion"),
+        resources=resources,
+        anonymous_probe=probe_anonymous(credentials, timeout=timeout),
+    )
+    if resources and all(status == _REJECTED for status in resources.values()):
+        report.ok = False
+        report.error = f"the API server at {credentials.server} rejected the credentials (401)"
+    return report
+
+
+# pytest would otherwise collect `test_connection` wherever a test module imports it by name.
+test_connection.__test__ = False  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _session(credentials: Credentials, timeout: float) -> Iterator[_Session]:
+    """An ApiClient whose certificate files live in a private temp dir for its lifetime.
+
+    The client only accepts file paths for the CA and client key; the directory is 0700 and
+    deleted on exit, so key material does not outlive the collection.
+    """
+    with tempfile.TemporaryDirectory(prefix="rampart-kube-") as tmp:
+        try:
+            configuration = _configuration(credentials, Path(tmp))
+        except KubeconfigError as exc:
+            raise KubeError(f"the stored credentials are unusable: {exc}") from None
+        client = ApiClient(configuration)
+        client.user_agent = "rampart"
+        try:
+            yield _Session(client, credentials, timeout)
+        finally:
+            client.close()
+
+
+def _configuration(credentials: Credentials, tmp: Path) -> Configuration:
+    configuration = Configuration(host=credentials.server)
+    if credentials.token:
+        configuration.api_key = {"BearerToken": credentials.token}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    configuration.verify_ssl = not credentials.insecure_skip_tls_verify
+    if credentials.insecure_skip_tls_verify:
+        configuration.assert_hostname = False
+    if credentials.ca_pem:
+        configuration.ssl_ca_cert = str(_write_secret(tmp / "ca.crt", credentials.ca_pem))
+    cert, key = credentials.client_certificate_pem, credentials.client_key_pem
+    if cert and key:
+        configuration.cert_file = str(_write_secret(tmp / "client.crt", cert))
+        configuration.key_file = str(_write_secret(tmp / "client.key", key))
+    if credentials.tls_server_name:
+        configuration.tls_server_name = credentials.tls_server_name
+    # One quick retry for a refused or reset connect; reads are never retried because a slow
+    # page would then cost several timeouts before being reported.
+    configuration.retries = urllib3.Retry(total=1, connect=1, read=False, redirect=0, status=0)
+    return configuration
+
+
+def _write_secret(path: Path, data: bytes) -> Path:
+    path.touch(mode=0o600)
+    path.write_bytes(data)
+    return path
+
+
+def _version(session: _Session) -> JSON | None:
+    server = session.credentials.server
+    try:
+        response = session.get("/version")
+    except _TransportError as exc:
+        if exc.transient:
+            raise Unreachable(f"cannot reach the API server at {server}: {exc.reason}") from None
+        raise KubeError(f"cannot connect securely to {server}: {exc.reason}") from None
+    if response.status == 401:
+        raise Unauthorized(
+            f"the API server at {server} rejected the credentials (401 Unauthorized): "
+            f"{session.scrub(_status_message(response))}"
+        )
+    if response.status >= 500:
+        raise Unreachable(
+            f"the API server at {server} is unavailable: GET /version answered "
+            f"{response.status} ({session.scrub(_status_message(response))})"
+        )
+    if response.status == 403:
+        # Hardened clusters may remove system:public-info-viewer; the lists still work.
+        logger.info("%s: GET /version is forbidden; the version stays unknown", server)
+        return None
+    if response.status != 200:
+        raise KubeError(
+            f"{server} does not look like a Kubernetes API server: GET /version answered "
+            f"{response.status}"
+        )
+    try:
+        version = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        version = None
+    if not isinstance(version, dict) or "gitVersion" not in version:
+        raise KubeError(
+            f"{server} does not look like a Kubernetes API server: /version is not version JSON"
+        )
+    return version
+
+
+def _list_all(
+    session: _Session, resource: Resource, *, page_size: int, progress: Progress
+) -> list[JSON]:
+    for attempt in range(MAX_LIST_RESTARTS + 1):
+        if attempt:
+            progress(f"listing {resource.key}: continue token expired, starting over")
+        items = _list_pages(session, resource, page_size=page_size, progress=progress)
+        if items is not None:
+            return items
+    raise _KindFailed(
+        KindStatus.ERROR,
+        f"the list changed faster than it could be paged: the continue token expired "
+        f"{MAX_LIST_RESTARTS + 1} times",
+        http_status=410,
+    )
+
+
+def _list_pages(
+    session: _Session, resource: Resource, *, page_size: int, progress: Progress
+) -> list[JSON] | None:
+    """All items of one kind, trimmed; None when the continue token expired (410 Gone)."""
+    key = resource.key
+    items: list[JSON] = []
+    token: str | None = None
+    while True:
+        query: list[tuple[str, str | int]] = [("limit", page_size)]
+        if token:
+            query.append(("continue", token))
+        try:
+            response = session.get(resource.list_path(), query)
+        except _TransportError as exc:
+            raise _KindFailed(KindStatus.ERROR, exc.reason) from None
+        if response.status == 410:
+            return None
+        if response.status != 200:
+            raise _kind_failure(session, resource, response)
+        page_items, token = _parse_page(response.body)
+        del response  # the raw page is the biggest thing alive; let it go before trimming
+        items.extend(trim(key, item) for item in page_items)
+        del page_items
+        if not token:
+            progress(f"listed {key}: {len(items)}")
+            return items
+        progress(f"listing {key}: {len(items)} so far")
+
+
+def _parse_page(body: bytes) -> tuple[list[JSON], str | None]:
+    try:
+        page = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _KindFailed(KindStatus.ERROR, f"malformed response (not JSON): {exc}") from None
+    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+        raise _KindFailed(KindStatus.ERROR, "malformed response: not a list with items")
+    items: list[Any] = page["items"]
+    if not all(isinstance(item, dict) for item in items):
+        raise _KindFailed(KindStatus.ERROR, "malformed response: an item is not an object")
+    metadata = page.get("metadata")
+    token = metadata.get("continue") if isinstance(metadata, dict) else None
+    return items, token or None
+
+
+def _kind_failure(session: _Session, resource: Resource, response: _Response) -> _KindFailed:
+    message = session.scrub(_status_message(response))
+    status = response.status
+    if status == 401:
+        return _KindFailed(
+            KindStatus.FORBIDDEN, f"credentials rejected (401): {message}", http_status=401
+        )
+    if status == 403:
+        return _KindFailed(KindStatus.FORBIDDEN, message, http_status=403)
+    if status == 404:
+        what = "an add-on that is not installed" if resource.optional else "not served"
+        return _KindFailed(
+            KindStatus.NOT_SERVED,
+            f"{resource.api_version} {resource.plural} is {what} (404)",
+            http_status=404,
+        )
+    return _KindFailed(KindStatus.ERROR, f"HTTP {status}: {message}", http_status=status)
+
+
+def _probe_kind(session: _Session, resource: Resource) -> str:
+    try:
+        response = session.get(resource.list_path(), [("limit", 1)])
+    except _TransportError as exc:
+        return f"error: {exc.reason}"
+    if response.status == 200:
+        try:
+            _parse_page(response.body)
+        except _KindFailed as malformed:
+            return f"error: {malformed.reason}"
+        return "ok"
+    if response.status == 401:
+        return _REJECTED
+    failure = _kind_failure(session, resource, response)
+    if failure.status == KindStatus.ERROR:
+        return f"error: {failure.reason}"
+    return str(failure.status)
+
+
+def _status_message(response: _Response) -> str:
+    """The `message` of a Kubernetes Status body, else a short excerpt of whatever came back."""
+    try:
+        body = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return str(body["message"])
+    excerpt = response.body[:200].decode("utf-8", "replace").strip()
+    return excerpt or f"HTTP {response.status} with an empty body"
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, NameResolutionError):
+        return f"DNS lookup failed for {exc.conn.host}"
+    if isinstance(exc, NewConnectionError):
+        return f"connection failed ({_errno_text(exc)})"
+    if isinstance(exc, Urllib3Timeout | TimeoutError):
+        return f"timed out after {timeout:g}s"
+    if _is_tls(exc):
+        return f"TLS handshake failed: {exc}"
+    if isinstance(exc, ProtocolError):
+        return f"the connection was dropped: {exc}"
+    if isinstance(exc, ApiException):
+        return str(exc.reason or exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _errno_text(exc: NewConnectionError) -> str:
+    text = str(exc)
+    return text.split("]", 1)[-1].strip() if "]" in text else text
+
+
+def _is_tls(exc: BaseException) -> bool:
+    if isinstance(exc, MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, ApiException):
+        return exc.status == 0 and "SSLError" in str(exc.reason)
+    return isinstance(exc, SSLError | ssl.SSLError)
+
+
+def _is_tls_misconfiguration(exc: BaseException) -> bool:
+    """An untrusted certificate or a non-TLS port will not fix itself; a dropped handshake may."""
+    if not _is_tls(exc):
+        return False
+    text = str(exc.reason if isinstance(exc, MaxRetryError | ApiException) else exc)
+    return not any(sign in text for sign in ("EOF", "reset", "timed out"))
+
+
+def _no_progress(message: str) -> None:
+    pass

@@ -1,0 +1,71 @@
+"""Pod Security Standards, evaluated exactly as kubernetes/pod-security-admission does.
+
+`evaluate_pod(metadata, spec, level=..., version=...)` returns the violated controls for one pod
+(or pod template) at a level (`baseline`, `restricted`; `privileged` allows everything) and a
+policy version (`v1.0` ... `v1.37`, or `latest`). Restricted includes baseline, minus the
+baseline controls a stricter restricted control replaces at that version. Conformance with the
+upstream test fixtures is asserted by posture/tests/test_pss_conformance.py.
+"""
+
+from __future__ import annotations
+
+from posture.pss.baseline import BASELINE_CONTROLS
+from posture.pss.pod import JSON, Control, Violation
+from posture.pss.restricted import RESTRICTED_CONTROLS
+from posture.pss.versions import (
+    ENFORCE_LABEL,
+    ENFORCE_VERSION_LABEL,
+    LATEST_MINOR,
+    LEVELS,
+    InvalidVersionError,
+    cluster_minor_version,
+    namespace_policy,
+    parse_minor,
+)
+
+__all__ = [
+    "CONTROLS",
+    "ENFORCE_LABEL",
+    "ENFORCE_VERSION_LABEL",
+    "LATEST_MINOR",
+    "LEVELS",
+    "InvalidVersionError",
+    "Violation",
+    "active_controls",
+    "cluster_minor_version",
+    "evaluate_pod",
+    "namespace_policy",
+    "parse_minor",
+]
+
+CONTROLS: tuple[Control, ...] = BASELINE_CONTROLS + RESTRICTED_CONTROLS
+
+
+def active_controls(level: str, minor: int) -> list[Control]:
+    """The controls upstream runs for this level at this policy minor, in upstream's order."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown Pod Security level {level!r}")
+    if level == "privileged":
+        return []
+    baseline = [c for c in BASELINE_CONTROLS if minor >= c.since]
+    if level == "baseline":
+        return baseline
+    restricted = [c for c in RESTRICTED_CONTROLS if minor >= c.since]
+    replaced = {control_id for c in restricted for control_id in c.overrides}
+    return [c for c in baseline if c.id not in replaced] + restricted
+
+
+def evaluate_pod(
+    pod_metadata: JSON | None, pod_spec: JSON | None, *, level: str, version: str
+) -> list[Violation]:
+    """Every control the pod violates at `level` and policy `version` (empty when admitted)."""
+    minor = parse_minor(version)
+    metadata = pod_metadata or {}
+    spec = pod_spec or {}
+    violations = []
+    for control in active_controls(level, minor):
+        found = control.evaluate(metadata, spec, minor)
+        if found is not None:
+            reason, detail = found
+            violations.append(Violation(control.id, reason, detail))
+    return violations
