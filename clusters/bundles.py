@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import orjson
 
-from clusters.inventory import JSON, Inventory, KindStatus, trim
+from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
 from clusters.resources import BY_KEY, BY_KIND, RESOURCES
 
 # One member may be large (50,000 pods is ~1 GB of kubectl JSON); the whole bundle is capped by
@@ -108,6 +108,11 @@ def _resource_key(name: str, document: JSON) -> str | None:
 
 
 def read_bundle(path: Path) -> Inventory:
+    with gc_paused():
+        return _read_bundle(path)
+
+
+def _read_bundle(path: Path) -> Inventory:
     inventory = Inventory(source=f"bundle {path.name}")
     problems: dict[str, str] = {}
     recorded: dict[str, tuple[KindStatus, str]] = {}

@@ -39,7 +39,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from clusters.inventory import JSON, Inventory, KindStatus, trim
+from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
 from clusters.kubeconfig import Credentials, KubeconfigError
 from clusters.resources import RESOURCES, Resource
 
@@ -145,7 +145,7 @@ def collect(
     """List every resource cluster-wide. Raises Unreachable / Unauthorized / KubeError."""
     report = progress or _no_progress
     inventory = Inventory(source=f"api {credentials.server}")
-    with _session(credentials, timeout) as session:
+    with _session(credentials, timeout) as session, gc_paused():
         report("reading the server version")
         inventory.version = _version(session)
         rejected: list[str] = []

@@ -1,0 +1,140 @@
+"""`make bench`: Rampart's performance benchmarks, printed as one table.
+
+    python -m bench                 full sizes (collection 1k/10k/50k, 1,000-cluster fleet, ...)
+    python -m bench --smoke         tiny sizes of everything, well under a minute
+    python -m bench --only collection --sizes 10000 --repeats 5
+
+Results (every repetition, medians, ratios, the machine) go to bench/results/latest.json
+(smoke runs: bench/results/smoke.json, so they never overwrite a full run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import collection, env, report
+
+SECTIONS = ("collection", "pages", "scaleout")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--smoke", action="store_true", help="tiny sizes, 1 repetition: checks the bench works")
+    add("--only", default=",".join(SECTIONS), help="comma-separated sections to run")
+    add("--repeats", type=int, help="repetitions per measurement (default 3; smoke 1)")
+    add("--sizes", help="pod counts for collection (default 1000,10000,50000; smoke 300)")
+    add("--page-size", type=int, default=500, help="list page size (limit)")
+    add("--model-max-pods", type=int, default=10_000, help="skip the model path above this")
+    add("--fleet", type=int, help="clusters in the pages fleet (default 1000; smoke 20)")
+    add(
+        "--history",
+        type=int,
+        default=1,
+        help="evaluations per cluster, 6 hours apart (1 year = 1460)",
+    )
+    add("--load-seconds", type=float, help="seconds of load per page and repetition (10; smoke 2)")
+    add("--scale-clusters", type=int, help="bundle clusters per scale-out batch (16; smoke 3)")
+    add("--scale-pods", type=int, help="pods in the scale-out bundle (2000; smoke 100)")
+    add("--json", type=Path, help="results file (results/latest.json; smoke: results/smoke.json)")
+    args = parser.parse_args(argv)
+    smoke = args.smoke
+    args.repeats = args.repeats or (1 if smoke else 3)
+    args.sizes = [
+        int(s) for s in (args.sizes or ("300" if smoke else "1000,10000,50000")).split(",")
+    ]
+    args.fleet = args.fleet or (20 if smoke else 1000)
+    args.load_seconds = args.load_seconds or (2 if smoke else 10)
+    args.scale_clusters = args.scale_clusters or (3 if smoke else 16)
+    args.scale_pods = args.scale_pods or (100 if smoke else 2000)
+    args.json = args.json or RESULTS / ("smoke.json" if smoke else "latest.json")
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(args.only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    return args
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    args = _args(argv)
+    started = time.perf_counter()
+    bench_env = env.prepare()
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "smoke": args.smoke,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average": os.getloadavg(),
+        },
+        "settings": {k: v for k, v in vars(args).items() if k != "json"},
+        "database": bench_env.database,
+        "broker": bench_env.broker_url.split("://", 1)[0],
+    }
+    try:
+        if "collection" in args.only:
+            data = collection.run(
+                args.sizes,
+                repeats=args.repeats,
+                page_size=args.page_size,
+                model_max_pods=args.model_max_pods,
+                log=_log,
+            )
+            data["linearity"] = collection.linearity(data["sizes"])
+            results["collection"] = data
+        if {"pages", "scaleout"} & set(args.only):
+            env.setup_django(bench_env)
+        if "pages" in args.only:
+            from bench import pages
+
+            results["pages"] = pages.run(
+                bench_env,
+                clusters=args.fleet,
+                history=args.history,
+                seconds=args.load_seconds,
+                repeats=args.repeats,
+                log=_log,
+            )
+        if "scaleout" in args.only:
+            from bench import scaleout
+
+            results["scaleout"] = scaleout.run(
+                bench_env,
+                clusters=args.scale_clusters,
+                pods=args.scale_pods,
+                repeats=args.repeats,
+                log=_log,
+            )
+    finally:
+        env.cleanup(bench_env)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["targets"] = report.verdicts(results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    print(
+        f"Rampart benchmarks: medians of {args.repeats} repetition(s) on {os.cpu_count()} CPUs, "
+        f"{bench_env.database}, broker {results['broker']}"
+        + (" (smoke sizes: not meaningful)" if args.smoke else "")
+    )
+    print(report.table(results))
+    print(f"({results['seconds']} s; every repetition in {args.json})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

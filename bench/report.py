@@ -1,0 +1,205 @@
+"""One table for every section, and the targets of issue 5 judged against it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEADER = ("section", "case", "wall s", "CPU s", "peak RSS MB", "value", "target", "ok")
+Row = tuple[str, str, str, str, str, str, str, str]
+LINEAR_TOLERANCE = 1.25  # 50k's time per pod may be at most this times 10k's
+
+
+def _n(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _ok(passed: bool | None) -> str:
+    return "" if passed is None else ("yes" if passed else "NO")
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    if "collection" in results:
+        out += _collection(results["collection"])
+    if "pages" in results:
+        out += _pages(results["pages"])
+    if "scaleout" in results:
+        out += _scaleout(results["scaleout"])
+    return out
+
+
+def _collection(data: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    labels = {
+        "collect": "collect + evaluate",
+        "raw": "raw: pods, urllib3 + orjson",
+        "raw-all": "raw: every kind collect lists",
+        "model": "model: CoreV1Api list_pod_for_all_namespaces",
+    }
+    for size in data["sizes"]:
+        pods, med, ratios = size["pods"], size["median"], size["ratios"]
+        case = f"{pods:,} pods"
+        is_10k = pods == 10_000
+        for mode, label in labels.items():
+            if mode not in med:
+                out.append(("collection", f"{case}: {label}", "", "", "", "skipped (slow)", "", ""))
+                continue
+            m = med[mode]
+            value, target, ok = "", "", ""
+            if mode == "collect":
+                value = f"fetch {_n(m['collect_s'])} s + checks {_n(m['evaluate_s'])} s"
+                if is_10k:
+                    target, ok = "RSS <= 300 MB", _ok(m["peak_rss_mb"] <= 300)
+            out.append(
+                (
+                    "collection",
+                    f"{case}: {label}",
+                    _n(m["wall_s"]),
+                    _n(m["cpu_s"]),
+                    _n(m["peak_rss_mb"], 0),
+                    value,
+                    target,
+                    ok,
+                )
+            )
+        r = ratios["collect_vs_raw"]
+        out.append(
+            (
+                "collection",
+                f"{case}: collect+evaluate / raw pods",
+                "",
+                "",
+                "",
+                f"{_n(r)}x wall, {_n(ratios['collect_vs_raw_cpu'])}x CPU",
+                "<= 1.3x" if is_10k else "",
+                _ok(r <= 1.3) if is_10k and r else "",
+            )
+        )
+        out.append(
+            (
+                "collection",
+                f"{case}: collect+evaluate / raw every kind",
+                "",
+                "",
+                "",
+                f"{_n(ratios['collect_vs_raw_all'])}x wall",
+                "",
+                "",
+            )
+        )
+        m = ratios["model_vs_collect"]
+        out.append(
+            (
+                "collection",
+                f"{case}: model / collect+evaluate",
+                "",
+                "",
+                "",
+                f"{_n(m)}x" if m else "model skipped",
+                ">= 8x" if is_10k else "",
+                _ok(m >= 8) if is_10k and m else "",
+            )
+        )
+    linear = data.get("linearity")
+    if linear is not None:
+        sizes = data["sizes"]
+        out.append(
+            (
+                "collection",
+                f"time per pod {sizes[-1]['pods']:,} / {sizes[-2]['pods']:,}",
+                "",
+                "",
+                "",
+                f"{_n(linear)}x",
+                f"<= {LINEAR_TOLERANCE}x (linear)",
+                _ok(linear <= LINEAR_TOLERANCE),
+            )
+        )
+    return out
+
+
+def _pages(data: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    fleet = f"{data['clusters']:,} clusters x {data['history_per_cluster']} eval"
+    for page, med in data["median"].items():
+        queries, small = data["queries"][page], data["queries_small_fleet"][page]
+        out.append(
+            (
+                "pages",
+                f"{page} page, {fleet}",
+                "",
+                "",
+                "",
+                f"p50 {_n(med['p50_ms'], 1)} ms, p95 {_n(med['p95_ms'], 1)} ms, "
+                f"{_n(med['rps'], 0)} req/s, {med['failures']} failed",
+                "p95 <= 100 ms",
+                _ok(med["p95_ms"] <= 100 and not med["failures"]),
+            )
+        )
+        out.append(
+            (
+                "pages",
+                f"{page} page: queries",
+                "",
+                "",
+                "",
+                f"{queries} at {data['clusters']:,}, {small} at {data['small_fleet']}",
+                "constant",
+                _ok(queries <= small),
+            )
+        )
+    return out
+
+
+def _scaleout(data: dict[str, Any]) -> list[Row]:
+    case = f"{data['clusters']} bundles x {data['bundle_pods']:,} pods"
+    one, two, r = data["median_per_minute_1w"], data["median_per_minute_2w"], data["ratio_2w_1w"]
+    failed = f", {data['failed_runs']} failed runs" if data["failed_runs"] else ""
+    return [
+        (
+            "scale-out",
+            f"1 worker, {case}",
+            "",
+            "",
+            "",
+            f"{_n(one, 1)} collections/min{failed}",
+            "",
+            "",
+        ),
+        ("scale-out", f"2 workers, {case}", "", "", "", f"{_n(two, 1)} collections/min", "", ""),
+        (
+            "scale-out",
+            "2 workers / 1 worker",
+            "",
+            "",
+            "",
+            f"{_n(r)}x",
+            ">= 1.7x",
+            _ok(r >= 1.7) if r else "",
+        ),
+    ]
+
+
+def table(results: dict[str, Any]) -> str:
+    body = [HEADER, *rows(results)]
+    widths = [max(len(row[i]) for row in body) for i in range(len(HEADER))]
+    numeric = {2, 3, 4}
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [
+            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        return "| " + " | ".join(cells) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(HEADER), rule, *(line(row) for row in body[1:])])
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, bool]:
+    """Each judged target: True when met."""
+    judged: dict[str, bool] = {}
+    for row in rows(results):
+        if row[7]:
+            judged[f"{row[0]}: {row[1]} ({row[6]})"] = row[7] == "yes"
+    return judged
