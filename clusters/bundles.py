@@ -90,7 +90,7 @@ def _zip_members(path: Path) -> Iterator[tuple[str, bytes]]:
         raise BundleError(f"the zip archive is truncated or corrupt: {exc}") from exc
 
 
-def _resource_key(name: str, document: JSON) -> str | None:
+def resource_key(name: str, document: JSON) -> str | None:
     """Which resource a kubectl output holds: from its items, its list kind, then its name."""
     items = document.get("items")
     if isinstance(items, list):
@@ -120,7 +120,7 @@ def _read_bundle(path: Path) -> Inventory:
     for name, content in _members(path):
         lower = name.lower()
         if lower == ERRORS_FILE:
-            recorded.update(_recorded_errors(content))
+            recorded.update(recorded_errors(content))
             continue
         try:
             document = orjson.loads(content)
@@ -141,7 +141,7 @@ def _read_bundle(path: Path) -> Inventory:
         if lower in PROVIDER_FILES:
             inventory.provider = {"kind": PROVIDER_FILES[lower], "cluster": document}
             continue
-        found = _resource_key(name, document)
+        found = resource_key(name, document)
         if found is None:
             continue
         key = found
@@ -169,7 +169,7 @@ def _read_bundle(path: Path) -> Inventory:
     return inventory
 
 
-def _recorded_errors(content: bytes) -> dict[str, tuple[KindStatus, str]]:
+def recorded_errors(content: bytes) -> dict[str, tuple[KindStatus, str]]:
     recorded = {}
     for line in content.decode("utf-8", errors="replace").splitlines():
         key, _, rest = line.partition("\t")

@@ -25,8 +25,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from clusters.bundles import ERRORS_FILE, recorded_errors, resource_key
+from clusters.inventory import KindStatus
 from clusters.kubeconfig import Credentials
-from clusters.resources import BY_KIND, RESOURCES, Resource
+from clusters.resources import RESOURCES, Resource
 
 JSON = dict[str, Any]
 DEFAULT_TOKEN = "test-token"
@@ -120,6 +122,12 @@ class FakeApiServer:
         """Serve an evidence-bundle directory; each file's kind comes from its content."""
         objects: dict[str, list[JSON]] = {}
         version: JSON | None = None
+        errors_file = Path(path) / ERRORS_FILE
+        if errors_file.is_file():
+            # Serve what the bundle's collector met: forbidden stays forbidden over HTTP.
+            for denied, (status, _) in recorded_errors(errors_file.read_bytes()).items():
+                if status == KindStatus.FORBIDDEN:
+                    options["forbidden"] = {*options.get("forbidden", ()), denied}
         for file in sorted(Path(path).glob("*.json")):
             document = orjson.loads(file.read_bytes())
             if not isinstance(document, dict):
@@ -127,11 +135,11 @@ class FakeApiServer:
             if "gitVersion" in document:
                 version = document
                 continue
-            resource = _resource_of(document)
-            if resource is None:
+            key = resource_key(file.name, document)
+            if key is None:
                 continue  # provider data (gke-cluster.json) or a kind Rampart does not collect
             items = document["items"] if isinstance(document.get("items"), list) else [document]
-            objects.setdefault(resource.key, []).extend(items)
+            objects.setdefault(key, []).extend(items)
         options.setdefault("version", version)
         return cls(objects, **options)
 
@@ -216,17 +224,6 @@ class FakeApiServer:
     def record(self, line: str) -> None:
         with self._lock:
             self.requests.append(line)
-
-
-def _resource_of(document: JSON) -> Resource | None:
-    items = document.get("items")
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and item.get("kind") in BY_KIND:
-                return BY_KIND[item["kind"]]
-        list_kind = str(document.get("kind", ""))
-        return BY_KIND.get(list_kind.removesuffix("List"))
-    return BY_KIND.get(str(document.get("kind", "")))
 
 
 def _encode_item(item: JSON) -> bytes:
