@@ -153,7 +153,7 @@ def run_execute(
             send_alerts_inline=send_alerts_inline,
         )
         raise
-    if evaluation.cluster.waivers.exists():
+    if run.cluster.waivers.exists():
         # Active waivers apply to the stored score at once, not at the next expiry sweep.
         from compliance.services import evaluation_rescore
 

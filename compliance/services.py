@@ -355,21 +355,11 @@ def effective_results(evaluation: Evaluation, *, now: datetime) -> list[Effectiv
 
 def evaluation_rescore(evaluation: Evaluation, *, now: datetime | None = None) -> Evaluation:
     """Recompute score, coverage, area scores and counts with active waivers applied."""
-    from posture import checks as _load  # noqa: F401  (registers the catalog)
-
     results = effective_results(evaluation, now=now or timezone.now())
     items = []
     counts: dict[str, int] = {}
     for result in results:
-        check = REGISTRY.get(result.check_id)
-        items.append(
-            scoring.Scored(
-                result.check_id,
-                check.area.value if check else "",
-                check.severity.value if check else "info",
-                result.status,
-            )
-        )
+        items.append(scoring.scored_verdict(result.check_id, result.status))
         counts[result.status] = counts.get(result.status, 0) + 1
     report = scoring.score(items)
     evaluation.score = report.score

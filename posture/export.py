@@ -9,7 +9,7 @@ from django.utils import timezone
 from clusters.models import Cluster
 from posture.checks.base import REGISTRY
 from posture.models import Evaluation
-from posture.scoring import Scored, score
+from posture.scoring import score, scored_verdict
 
 
 def _iso(value: Any) -> str | None:
@@ -31,17 +31,7 @@ def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> 
 
     run = evaluation.run
     results = effective_results(evaluation, now=timezone.now())
-    items = []
-    for result in results:
-        check = REGISTRY.get(result.check_id)
-        items.append(
-            Scored(
-                result.check_id,
-                check.area.value if check else "",
-                check.severity.value if check else "info",
-                result.status,
-            )
-        )
+    items = [scored_verdict(result.check_id, result.status) for result in results]
     report = score(items)
     checks = []
     for result, item in zip(results, items, strict=True):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from posture.checks.base import Area, Severity, Status
+from posture.checks.base import REGISTRY, Area, Severity, Status
 
 WEIGHTS: dict[Severity, int] = {
     Severity.CRITICAL: 10,
@@ -41,6 +41,19 @@ class Scored:
     area: str
     severity: str
     status: str
+
+
+def scored_verdict(check_id: str, status: str) -> Scored:
+    """A stored verdict, weighed by its check's area and severity in the catalog.
+
+    A check no longer in the catalog (renamed or removed since the collection) weighs nothing.
+    """
+    from posture import checks as _load  # noqa: F401  (registers the catalog)
+
+    check = REGISTRY.get(check_id)
+    if check is None:
+        return Scored(check_id, "", Severity.INFO.value, status)
+    return Scored(check_id, check.area.value, check.severity.value, status)
 
 
 @dataclass
