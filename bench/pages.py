@@ -168,7 +168,8 @@ def _chunk(indexes: range, history: int, template: dict[str, Any]) -> None:
     from django.utils import timezone
 
     from clusters.models import Cluster, CollectionRun
-    from posture.models import CheckResult, Evaluation
+    from posture.models import Evaluation
+    from posture.results import Verdict, result_set_store
 
     now = timezone.now()
     rng = random.Random(indexes.start)
@@ -184,7 +185,12 @@ def _chunk(indexes: range, history: int, template: dict[str, Any]) -> None:
             for i in indexes
         )
         runs, evaluations = [], []
+        verdicts = [
+            Verdict(row["check_id"], row["status"], row["summary"], row["affected"])
+            for row in template["rows"]
+        ]
         for cluster in clusters:
+            result_set = result_set_store(cluster_id=cluster.pk, verdicts=verdicts)
             for age in range(history):  # age 0 is the latest
                 at = now - timedelta(hours=6 * age, minutes=rng.randrange(30))
                 run = CollectionRun(
@@ -205,6 +211,7 @@ def _chunk(indexes: range, history: int, template: dict[str, Any]) -> None:
                     Evaluation(
                         run=run,
                         cluster=cluster,
+                        result_set=result_set,
                         created_at=at,
                         score=max(0.0, min(100.0, template["score"] + rng.uniform(-20, 20))),
                         coverage=template["coverage"],
@@ -215,21 +222,6 @@ def _chunk(indexes: range, history: int, template: dict[str, Any]) -> None:
         CollectionRun.objects.bulk_create(runs, batch_size=2000)
         Evaluation.objects.bulk_create(evaluations, batch_size=2000)
         latest = evaluations[::history]
-        CheckResult.objects.bulk_create(
-            (
-                CheckResult(
-                    evaluation=evaluation,
-                    check_id=row["check_id"],
-                    status=row["status"],
-                    summary=row["summary"],
-                    affected=row["affected"],
-                    affected_total=len(row["affected"]),
-                )
-                for evaluation in latest
-                for row in template["rows"]
-            ),
-            batch_size=2000,
-        )
         for cluster, evaluation in zip(clusters, latest, strict=True):
             cluster.latest_run = evaluation.run
             cluster.latest_evaluation = evaluation

@@ -20,6 +20,7 @@ from django.utils import timezone
 from clusters.models import Cluster
 from compliance.guides import guide_get
 from compliance.models import Attestation, AuditEvent, Waiver
+from history.services import day_rescored
 from posture import scoring
 from posture.checks.base import REGISTRY, Status
 from posture.models import CheckResult, Evaluation
@@ -367,6 +368,7 @@ def evaluation_rescore(evaluation: Evaluation, *, now: datetime | None = None) -
     evaluation.area_scores = report.area_dict()
     evaluation.status_counts = counts
     evaluation.save(update_fields=["score", "coverage", "area_scores", "status_counts"])
+    day_rescored(evaluation=evaluation)
     return evaluation
 
 

@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "posture",
     "compliance",
     "alerts",
+    "history",
 ]
 
 MIDDLEWARE = [
@@ -316,6 +317,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.check_stale_data",
         "schedule": 3600.0,
     },
+    "refresh-fleet-history-every-15-minutes": {
+        "task": "history.tasks.refresh_fleet_days",
+        "schedule": 900.0,
+    },
+    "prune-detailed-history-daily-at-0330": {
+        "task": "history.tasks.prune_history",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Re-sends notifications whose worker died mid-send (at-least-once; see alerts.services).
     "requeue-stuck-notifications-every-5-minutes": {
         "task": "alerts.tasks.requeue_stuck_notifications",
@@ -348,6 +357,17 @@ RAMPART_ALERT_STALE_HOURS = env_int("RAMPART_ALERT_STALE_HOURS", 24)  # live clu
 # A notification `sending` this long lost its worker (the send task's hard limit is 90 s).
 RAMPART_ALERT_SEND_TIMEOUT_MINUTES = env_int("RAMPART_ALERT_SEND_TIMEOUT_MINUTES", 15)
 RAMPART_ALERT_MAX_ATTEMPTS = env_int("RAMPART_ALERT_MAX_ATTEMPTS", 6)
+
+# --- History and retention -------------------------------------------------------------------
+# Collections, evaluations and their verdicts are kept this many days (each cluster's latest
+# always stays); the daily rollups that trends read are kept RAMPART_HISTORY_DAILY_DAYS
+# (0 = forever). Pruning runs daily (history.tasks.prune_history).
+RAMPART_HISTORY_DETAIL_DAYS = env_int("RAMPART_HISTORY_DETAIL_DAYS", 90)
+RAMPART_HISTORY_DAILY_DAYS = env_int("RAMPART_HISTORY_DAILY_DAYS", 0)
+if RAMPART_HISTORY_DETAIL_DAYS < 1 or RAMPART_HISTORY_DAILY_DAYS < 0:
+    raise ImproperlyConfigured(
+        "RAMPART_HISTORY_DETAIL_DAYS must be at least 1 and RAMPART_HISTORY_DAILY_DAYS at least 0"
+    )
 
 LOGGING = {
     "version": 1,

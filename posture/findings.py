@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Count
 from django.utils import timezone
 
 from posture.checks.base import REGISTRY, Severity
@@ -224,6 +225,17 @@ def findings_reconcile(*, evaluation: Evaluation) -> ReconcileResult:
         .update(last_seen_evaluation=evaluation, last_seen_at=now)
     )
     return result
+
+
+def open_by_severity(*, cluster_id: int) -> dict[str, int]:
+    """Open findings per severity: what the trend of open findings plots."""
+    rows = (
+        Finding.objects.filter(cluster_id=cluster_id, status=Finding.Status.OPEN)
+        .values_list("severity")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
 
 
 def _new_finding(evaluation: Evaluation, seen: Observed, now: Any) -> Finding:

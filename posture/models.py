@@ -27,6 +27,11 @@ class Evaluation(models.Model):
     area_scores = models.JSONField(default=dict)
     status_counts = models.JSONField(default=dict)
     catalog_version = models.CharField(max_length=40, blank=True)
+    # Open findings by severity after this evaluation reconciled: {"critical": 2, ...}.
+    open_findings = models.JSONField(default=dict)
+    result_set = models.ForeignKey(
+        "ResultSet", on_delete=models.RESTRICT, related_name="evaluations"
+    )
 
     objects = EvaluationQuerySet.as_manager()
 
@@ -37,10 +42,30 @@ class Evaluation(models.Model):
     def __str__(self) -> str:
         return f"{self.cluster_id} evaluation {self.pk}"
 
+    @property
+    def results(self) -> models.QuerySet[CheckResult]:
+        """This evaluation's verdicts, one per check."""
+        ids = self.result_set.result_ids if self.result_set_id else []
+        return CheckResult.objects.filter(pk__in=ids)
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        return dict(self.result_set.statuses) if self.result_set_id else {}
+
 
 class CheckResult(models.Model):
-    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="results")
+    """One check's verdict on one cluster, stored once per distinct content.
+
+    Evaluations share verdicts through their ResultSet: a cluster collected again without
+    change adds no CheckResult row, and a change to one check adds one row.
+    """
+
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     check_id = models.CharField(max_length=80)
+    # sha256 over status, summary and affected objects: the content's identity.
+    digest = models.CharField(max_length=64)
     status = models.CharField(max_length=20)
     summary = models.TextField(blank=True)
     affected_total = models.PositiveIntegerField(default=0)
@@ -50,11 +75,33 @@ class CheckResult(models.Model):
     class Meta:
         ordering = ["check_id"]
         constraints = [
-            models.UniqueConstraint(fields=["evaluation", "check_id"], name="one_result_per_check")
+            models.UniqueConstraint(
+                fields=["cluster", "check_id", "digest"], name="one_result_per_content"
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.check_id}: {self.status}"
+
+
+class ResultSet(models.Model):
+    """Every check's verdict for one cluster, shared by each evaluation that saw the same."""
+
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    digest = models.CharField(max_length=64)  # sha256 over the (check, result digest) pairs
+    # {check_id: status}: fleet-wide reads (drift, alerting) need no CheckResult rows.
+    statuses = models.JSONField(default=dict)
+    result_ids = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "digest"], name="one_result_set_per_content")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} result set {self.pk}"
 
 
 class FindingQuerySet(models.QuerySet["Finding"]):

@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from clusters.inventory import Inventory, gc_paused
 from clusters.models import CollectionRun
+from history.services import day_record
 from posture.checks.base import CheckContext, Result, run_all
-from posture.findings import findings_reconcile
-from posture.models import CheckResult, Evaluation
+from posture.findings import findings_reconcile, open_by_severity
+from posture.models import Evaluation
+from posture.results import Verdict, result_set_store
 from posture.scoring import Scored, score
 
 
@@ -48,26 +50,32 @@ def evaluation_create(*, run: CollectionRun, inventory: Inventory) -> Evaluation
     for result in results:
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
     with transaction.atomic():
+        result_set = result_set_store(
+            cluster_id=run.cluster_id,
+            verdicts=(
+                Verdict(
+                    check_id=result.check.id,
+                    status=result.status.value,
+                    summary=result.outcome.summary,
+                    affected=[item.as_dict() for item in result.outcome.affected],
+                )
+                for result in results
+            ),
+        )
         evaluation = Evaluation.objects.create(
             run=run,
             cluster_id=run.cluster_id,
+            result_set=result_set,
             score=report.score,
             coverage=report.coverage,
             area_scores=report.area_dict(),
             status_counts=counts,
             catalog_version=catalog_version(),
         )
-        CheckResult.objects.bulk_create(
-            CheckResult(
-                evaluation=evaluation,
-                check_id=result.check.id,
-                status=result.status.value,
-                summary=result.outcome.summary,
-                affected_total=len(result.outcome.affected),
-                affected=[item.as_dict() for item in result.outcome.affected],
-            )
-            for result in results
-        )
-        # Same transaction: an evaluation is never stored without its findings reconciled.
-        findings_reconcile(evaluation=evaluation)
+        # Same transaction: an evaluation is never stored without its findings reconciled
+        # and its day's rollup moved on.
+        reconciled = findings_reconcile(evaluation=evaluation)
+        evaluation.open_findings = open_by_severity(cluster_id=run.cluster_id)
+        evaluation.save(update_fields=["open_findings"])
+        day_record(evaluation=evaluation, reconciled=reconciled)
     return evaluation

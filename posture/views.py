@@ -25,14 +25,10 @@ def check_detail(request: HttpRequest, name: str, check_id: str) -> HttpResponse
     _catalog_loaded()
     check = REGISTRY.get(check_id)
     evaluation = cluster.latest_evaluation
-    result = (
-        CheckResult.objects.filter(evaluation=evaluation, check_id=check_id).first()
-        if evaluation
-        else None
-    )
+    result = evaluation.results.filter(check_id=check_id).first() if evaluation else None
     if check is None and result is None:
         raise Http404("No such check")
-    impact = _score_impact(result) if result and check else 0.0
+    impact = _score_impact(result, evaluation.statuses) if result and evaluation and check else 0.0
     affected = result.affected if result else []
     page = Paginator(affected, AFFECTED_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
@@ -53,12 +49,10 @@ def check_detail(request: HttpRequest, name: str, check_id: str) -> HttpResponse
     return render(request, "posture/check_detail.html", context)
 
 
-def _score_impact(result: CheckResult) -> float:
+def _score_impact(result: CheckResult, statuses: dict[str, str]) -> float:
     """Points this result costs the overall score, from every verdict of its evaluation."""
     items = []
-    for check_id, status in CheckResult.objects.filter(
-        evaluation_id=result.evaluation_id
-    ).values_list("check_id", "status"):
+    for check_id, status in statuses.items():
         check = REGISTRY.get(check_id)
         if check is not None:
             items.append(scoring.Scored(check_id, check.area.value, check.severity.value, status))

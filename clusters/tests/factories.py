@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from clusters.models import Cluster, ClusterOwner, CollectionRun
 from posture.checks.base import REGISTRY, Area, Check, Outcome, Reference, Severity
-from posture.models import CheckResult, Evaluation
+from posture.models import Evaluation
+from posture.results import Verdict, result_set_store
 from posture.scoring import Scored, score
 
 TOKEN = "s3cr3t-bearer-token-that-must-never-be-shown-0123456789"
@@ -131,25 +132,27 @@ def make_evaluation(
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
+    result_set = result_set_store(
+        cluster_id=cluster.pk,
+        verdicts=[
+            Verdict(
+                check_id=row["check_id"],
+                status=row["status"],
+                summary=row.get("summary", ""),
+                affected=row.get("affected", []),
+            )
+            for row in rows
+        ],
+    )
     evaluation = Evaluation.objects.create(
         run=run,
         cluster=cluster,
+        result_set=result_set,
         created_at=created_at,
         score=report.score if score_value == "computed" else score_value,
         coverage=report.coverage if coverage is None else coverage,
         area_scores=report.area_dict(),
         status_counts=counts,
-    )
-    CheckResult.objects.bulk_create(
-        CheckResult(
-            evaluation=evaluation,
-            check_id=row["check_id"],
-            status=row["status"],
-            summary=row.get("summary", ""),
-            affected=row.get("affected", []),
-            affected_total=len(row.get("affected", [])),
-        )
-        for row in rows
     )
     if latest:
         Cluster.objects.filter(pk=cluster.pk).update(latest_evaluation=evaluation)
