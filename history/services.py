@@ -28,8 +28,16 @@ FLEET_LOOKBACK_DAYS = 7  # a cluster missing for longer drops out of the fleet's
 PRUNE_BATCH = 1000
 
 
-def day_record(*, evaluation: Evaluation, reconciled: ReconcileResult | None = None) -> ClusterDay:
-    """Fold an evaluation into its cluster's day. Call inside the evaluation's transaction."""
+def day_record(
+    *,
+    evaluation: Evaluation,
+    reconciled: ReconcileResult | None = None,
+    kubernetes_version: str | None = None,
+) -> ClusterDay:
+    """Fold an evaluation into its cluster's day. Call inside the evaluation's transaction.
+
+    `kubernetes_version` is the collection's, known before its run row is finalised.
+    """
     day = timezone.localtime(evaluation.created_at).date()
     row, _ = ClusterDay.objects.select_for_update().get_or_create(
         cluster_id=evaluation.cluster_id, day=day
@@ -51,6 +59,8 @@ def day_record(*, evaluation: Evaluation, reconciled: ReconcileResult | None = N
         )
     if not later:  # an out-of-order evaluation counts but does not become the day's state
         _copy_state(row, evaluation)
+        if kubernetes_version is not None:
+            row.kubernetes_version = kubernetes_version
     row.save()
     return row
 

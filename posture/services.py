@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -41,10 +41,18 @@ def catalog_version() -> str:
     return release_catalog.get_catalog().version
 
 
-def evaluation_create(*, run: CollectionRun, inventory: Inventory) -> Evaluation:
-    """Run every check on the inventory and store verdicts and scores for this run."""
+def evaluation_create(
+    *, run: CollectionRun, inventory: Inventory, created_at: datetime | None = None
+) -> Evaluation:
+    """Run every check on the inventory and store verdicts and scores for this run.
+
+    `created_at` back-dates the evaluation (demo and benchmark history); it defaults to now.
+    """
     with gc_paused():  # checks build many small objects and no cycles; see gc_paused
-        results = run_all(inventory, check_context())
+        results = run_all(
+            inventory,
+            check_context(today=timezone.localtime(created_at).date() if created_at else None),
+        )
     report = score(scored(result) for result in results)
     counts: dict[str, int] = {}
     for result in results:
@@ -71,11 +79,16 @@ def evaluation_create(*, run: CollectionRun, inventory: Inventory) -> Evaluation
             area_scores=report.area_dict(),
             status_counts=counts,
             catalog_version=catalog_version(),
+            created_at=created_at or timezone.now(),
         )
         # Same transaction: an evaluation is never stored without its findings reconciled
         # and its day's rollup moved on.
         reconciled = findings_reconcile(evaluation=evaluation)
         evaluation.open_findings = open_by_severity(cluster_id=run.cluster_id)
         evaluation.save(update_fields=["open_findings"])
-        day_record(evaluation=evaluation, reconciled=reconciled)
+        day_record(
+            evaluation=evaluation,
+            reconciled=reconciled,
+            kubernetes_version=inventory.git_version or "",
+        )
     return evaluation
