@@ -45,6 +45,9 @@ def links(payload: dict[str, Any]) -> dict[str, str]:
     if not cluster:
         return {}
     found = {"cluster": absolute(reverse("cluster_detail", kwargs={"name": cluster}))}
+    if payload.get("link"):
+        # The object the regression is about (a waiver, an attestation): its page first.
+        found["page"] = absolute(payload["link"])
     if payload.get("check_id"):
         found["check"] = absolute(
             reverse("check_detail", kwargs={"name": cluster, "check_id": payload["check_id"]})
@@ -100,14 +103,20 @@ def notification_message(notification: Notification) -> EmailMultiAlternatives:
 
 
 def digest_message(recipient: str, notifications: Sequence[Notification]) -> EmailMultiAlternatives:
-    items = [
-        {
-            "regression": n.payload,
-            "links": links(n.payload),
-            "more": max(0, n.payload.get("evidence_total", 0) - len(n.payload.get("evidence", []))),
-        }
-        for n in notifications
-    ]
+    items = []
+    for n in notifications:
+        found = links(n.payload)
+        items.append(
+            {
+                "regression": n.payload,
+                "links": found,
+                # The most specific page: the waiver or attestation, the check, the cluster.
+                "url": found.get("page") or found.get("check") or found.get("cluster", ""),
+                "more": max(
+                    0, n.payload.get("evidence_total", 0) - len(n.payload.get("evidence", []))
+                ),
+            }
+        )
     unsubscribe = next((unsubscribe_url(n) for n in notifications if n.subscription_id), "")
     clusters = sorted({n.payload.get("cluster", "") for n in notifications} - {""})
     subject = f"[Rampart] Daily digest: {len(items)} regression(s) on {', '.join(clusters[:3])}"

@@ -6,6 +6,8 @@
     coverage drop            kinds that were readable are now forbidden or failing
     collections failing      the last K runs failed (one regression per streak)
     data stale               the newest evaluation is older than T hours (one per evaluation)
+    waiver / attestation     expires within 7 days, or expired in the last 2 days (one of each
+                             per waiver or attestation and expiry date)
 
 Every regression carries a dedup key naming the occurrence (the evaluation, the first failed
 run of a streak, ...): recomputing it for the same facts gives the same key, which is what makes
@@ -32,6 +34,10 @@ class Kind(StrEnum):
     COVERAGE_DROP = "coverage_drop"
     COLLECTIONS_FAILING = "collections_failing"
     DATA_STALE = "data_stale"
+    WAIVER_EXPIRING = "waiver_expiring"
+    WAIVER_EXPIRED = "waiver_expired"
+    ATTESTATION_EXPIRING = "attestation_expiring"
+    ATTESTATION_EXPIRED = "attestation_expired"
 
     @property
     def label(self) -> str:
@@ -43,6 +49,10 @@ class Kind(StrEnum):
             "coverage_drop": "Coverage drop",
             "collections_failing": "Collections failing",
             "data_stale": "Data out of date",
+            "waiver_expiring": "Waiver about to expire",
+            "waiver_expired": "Waiver expired",
+            "attestation_expiring": "Attestation about to expire",
+            "attestation_expired": "Attestation expired",
         }[self.value]
 
 
@@ -91,6 +101,11 @@ class Regression:
     check_id: str = ""
     evidence: tuple[dict[str, str], ...] = ()
     evidence_total: int = 0
+    # Labelled lines the email shows as they are ("Expires", "2025-01-08 14:00 UTC"), for the
+    # regressions about one object rather than a list of affected ones.
+    facts: tuple[tuple[str, str], ...] = ()
+    link: str = ""  # a site-relative path to the object the regression is about
+    link_label: str = ""
 
     def as_payload(self) -> dict[str, Any]:
         return {
@@ -103,6 +118,9 @@ class Regression:
             "check_id": self.check_id,
             "evidence": list(self.evidence),
             "evidence_total": self.evidence_total,
+            "facts": [list(fact) for fact in self.facts],
+            "link": self.link,
+            "link_label": self.link_label,
         }
 
 

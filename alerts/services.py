@@ -64,7 +64,7 @@ def snapshot(evaluation: Evaluation) -> Snapshot:
         evaluation_id=evaluation.pk,
         score=evaluation.score,
         coverage=evaluation.coverage,
-        statuses=dict(evaluation.results.values_list("check_id", "status")),
+        statuses=evaluation.statuses,
         unreadable={
             kind: run.kind_errors.get(kind, status)
             for kind, status in (run.kind_status or {}).items()

@@ -10,7 +10,7 @@ import random
 
 from celery import Task, shared_task
 
-from alerts import services
+from alerts import expiry, services
 from alerts.models import Notification
 
 MAX_RETRIES = 5
@@ -60,3 +60,9 @@ def check_stale_data() -> int:
 @shared_task(name="alerts.tasks.requeue_stuck_notifications")
 def requeue_stuck_notifications() -> int:
     return len(services.notifications_requeue_stuck())
+
+
+@shared_task(name="alerts.tasks.check_expiries")
+def check_expiries() -> int:
+    """Waivers and attestations about to expire or just expired; returns notifications to send."""
+    return len(expiry.expiries_check())

@@ -313,6 +313,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.send_daily_digests",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Waivers/attestations expiring within 7 days or expired in the last 2 (deduplicated).
+    "alert-on-expiring-waivers-and-attestations-every-hour": {
+        "task": "alerts.tasks.check_expiries",
+        "schedule": 3600.0,
+    },
     "alert-on-stale-cluster-data-every-hour": {
         "task": "alerts.tasks.check_stale_data",
         "schedule": 3600.0,

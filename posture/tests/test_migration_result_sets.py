@@ -28,7 +28,7 @@ def test_it_shares_identical_verdicts_and_keeps_each_evaluations_own() -> None:
         Evaluation = apps.get_model("posture", "Evaluation")
         CheckResult = apps.get_model("posture", "CheckResult")
         cluster = Cluster.objects.create(name="old", source_kind="kubeconfig")
-        verdicts = [
+        verdicts: list[dict[str, tuple[str, list[dict[str, str]]]]] = [
             {"a.check": ("fail", [{"kind": "Pod", "name": "x"}]), "b.check": ("pass", [])},
             {"a.check": ("fail", [{"kind": "Pod", "name": "x"}]), "b.check": ("pass", [])},
             {"a.check": ("pass", []), "b.check": ("pass", [])},
