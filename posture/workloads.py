@@ -46,14 +46,18 @@ class Workload:
 
     def containers(self, *, include_init: bool = True) -> Iterator[tuple[str, JSON]]:
         """(list name, container) for containers, initContainers and ephemeralContainers."""
-        lists = (
-            ("containers", "initContainers", "ephemeralContainers")
-            if include_init
-            else ("containers",)
-        )
-        for list_name in lists:
-            for container in self.pod_spec.get(list_name) or []:
-                yield list_name, container
+        if include_init:
+            return iter(self._all_containers)
+        return ((name, c) for name, c in self._all_containers if name == "containers")
+
+    @cached_property
+    def _all_containers(self) -> list[tuple[str, JSON]]:
+        # Dozens of checks walk every workload's containers; the template does not change.
+        return [
+            (list_name, container)
+            for list_name in ("containers", "initContainers", "ephemeralContainers")
+            for container in self.pod_spec.get(list_name) or []
+        ]
 
     @property
     def labels(self) -> dict[str, str]:
@@ -133,16 +137,9 @@ class WorkloadIndex:
         return result
 
 
-_INDEX_ATTR = "_rampart_workload_index"
-
-
 def workloads(inventory: Inventory) -> list[Workload]:
     return workload_index(inventory).all
 
 
 def workload_index(inventory: Inventory) -> WorkloadIndex:
-    index = inventory.__dict__.get(_INDEX_ATTR)
-    if index is None:
-        index = WorkloadIndex(inventory)
-        inventory.__dict__[_INDEX_ATTR] = index
-    return index
+    return inventory.derived("workloads", WorkloadIndex)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from clusters.inventory import Inventory, KindStatus
+from clusters.inventory import Inventory, KindStatus, gc_paused
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +245,15 @@ def run_check(check: Check, inventory: Inventory, context: CheckContext) -> Resu
 def run_all(inventory: Inventory, context: CheckContext) -> list[Result]:
     from posture import checks as _load  # noqa: F401  (imports every check module once)
 
-    return [run_check(c, inventory, context) for c in sorted(REGISTRY.values(), key=_order)]
+    # Checks allocate many short-lived objects and no cycles: a collection during them would
+    # only rescan the inventory (see gc_paused).
+    with gc_paused():
+        try:
+            return [run_check(c, inventory, context) for c in sorted(REGISTRY.values(), key=_order)]
+        finally:
+            # The shared views (workload index, ...) point back at the inventory; dropping them
+            # lets reference counting free a large inventory as soon as the caller is done.
+            inventory.forget_derived()
 
 
 def _order(check: Check) -> tuple[int, str]:

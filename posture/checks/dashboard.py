@@ -63,6 +63,11 @@ class DashboardPart:
 
 def dashboard_parts(inventory: Inventory) -> list[DashboardPart]:
     """Workloads that are (part of) a Kubernetes Dashboard, v7's Kong gateway included."""
+    # Five checks ask; the answer is found once per inventory.
+    return inventory.derived("dashboard_parts", _find_dashboard_parts)
+
+
+def _find_dashboard_parts(inventory: Inventory) -> list[DashboardPart]:
     parts: list[DashboardPart] = []
     kong: list[tuple[Workload, str]] = []
     for workload in workloads(inventory):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from clusters.inventory import JSON
 from posture.checks.base import Affected
@@ -45,6 +46,9 @@ class ImageRef:
         return self.repository.rsplit("/", 1)[-1]
 
 
+# Replicas and checks ask about the same few images thousands of times per evaluation; the
+# result is immutable, so one parse per distinct string is shared (bounded for long workers).
+@lru_cache(maxsize=16_384)
 def parse_image(image: str) -> ImageRef:
     """`nginx` -> docker.io/library/nginx (tag "", digest "")."""
     raw = image.strip()

@@ -51,11 +51,21 @@ def _namespace_labels(inventory: Inventory) -> dict[str, dict[str, str]]:
 def _pss_outcome(inventory: Inventory, level: str) -> Outcome:
     labels = _namespace_labels(inventory)
     git_version = inventory.git_version
+    # Both levels judge the same workloads; each control runs once per workload (see memo).
+    memos = inventory.derived("pss_memos", _new_memos)
+    versions: dict[str, str] = {}  # namespace -> the policy version judged there
     found = []
     for workload in workloads(inventory):
-        _, version = pss.namespace_policy(labels.get(workload.namespace, {}), git_version or "")
+        version = versions.get(workload.namespace)
+        if version is None:
+            _, version = pss.namespace_policy(labels.get(workload.namespace, {}), git_version or "")
+            versions[workload.namespace] = version
         violations = pss.evaluate_pod(
-            workload.pod_metadata, workload.pod_spec, level=level, version=version
+            workload.pod_metadata,
+            workload.pod_spec,
+            level=level,
+            version=version,
+            memo=memos.setdefault(workload.identity, {}),
         )
         if violations:
             detail = f"{level} {version}: " + "; ".join(str(v) for v in violations)
@@ -67,6 +77,10 @@ def _pss_outcome(inventory: Inventory, level: str) -> Outcome:
         passed=f"Every workload meets Pod Security {level}{note}.",
         failed=f"{{count}} workloads violate Pod Security {level}{note}.",
     )
+
+
+def _new_memos(inventory: Inventory) -> dict[tuple[str, str, str], pss.ControlMemo]:
+    return {}
 
 
 @check(

@@ -458,15 +458,8 @@ def _namespace(obj: JSON) -> str:
     return str((obj.get("metadata") or {}).get("namespace", ""))
 
 
-_INDEX_ATTR = "_rampart_rbac_index"
-
-
 def rbac_index(inventory: Inventory) -> RbacIndex:
-    index = inventory.__dict__.get(_INDEX_ATTR)
-    if index is None:
-        index = RbacIndex(inventory)
-        inventory.__dict__[_INDEX_ATTR] = index
-    return index
+    return inventory.derived("rbac", RbacIndex)
 
 
 def grant_detail(binding: Binding, subject: Subject, what: str, *, via: str = "") -> str:

@@ -208,22 +208,31 @@ def image_tag_drift(inventory: Inventory, context: CheckContext) -> Outcome:
     for workload in workloads(inventory):
         digests: dict[tuple[str, str], set[str]] = defaultdict(set)
         pods: dict[tuple[str, str], int] = defaultdict(int)
+        # Every running pod is read here, so the loop does no more per pod than it must.
         for pod in workload.pods:
+            status = pod.get("status") or {}
+            running = (status.get("containerStatuses"), status.get("initContainerStatuses"))
+            if not (running[0] or running[1]):
+                continue  # not started yet: nothing was pulled
+            spec = pod.get("spec") or {}
             spec_images = {
                 c.get("name"): c.get("image")
                 for key in ("containers", "initContainers")
-                for c in (pod.get("spec") or {}).get(key) or []
+                for c in spec.get(key) or []
             }
-            status = pod.get("status") or {}
-            for key in ("containerStatuses", "initContainerStatuses"):
-                for cs in status.get(key) or []:
-                    image = spec_images.get(cs.get("name")) or cs.get("image") or ""
+            for statuses in running:
+                for cs in statuses or []:
                     digest = _digest_of(cs.get("imageID") or "")
-                    if not image or digest is None or parse_image(image).digest:
+                    if digest is None:
+                        continue
+                    name = cs.get("name")
+                    image = spec_images.get(name) or cs.get("image") or ""
+                    if not image or parse_image(image).digest:
                         continue
                     observed += 1
-                    digests[(cs.get("name") or "", image)].add(digest)
-                    pods[(cs.get("name") or "", image)] += 1
+                    key = (name or "", image)
+                    digests[key].add(digest)
+                    pods[key] += 1
         for (name, image), seen in sorted(digests.items()):
             if len(seen) > 1:
                 short = ", ".join(sorted(d.split(":")[-1][:12] for d in seen))

@@ -66,13 +66,14 @@ def _miner_signals(container: JSON, ref: ImageRef) -> list[tuple[int, str]]:
     words = [*command, *(str(a) for a in container.get("args") or [])]
     words += [str(env.get("value")) for env in container.get("env") or [] if env.get("value")]
     text = " ".join(words)
+    folded = text.lower() if text.isascii() else None
     if _STRATUM.search(text):
         signals.append((STRONG, "stratum mining-pool URL in command/args/env"))
-    if match := _POOL_HOST.search(text):
+    if _may_match(folded, MINER_POOL_DOMAINS) and (match := _POOL_HOST.search(text)):
         signals.append((STRONG, f"mining pool host {match.group(1)}"))
     if _WALLET.search(text):
         signals.append((MEDIUM, "Monero wallet address in arguments"))
-    if match := _MINER_FLAGS.search(text):
+    if _may_match(folded, _MINER_FLAG_WORDS) and (match := _MINER_FLAGS.search(text)):
         signals.append((MEDIUM, f"miner option {match.group(0).strip()!r}"))
     ports = sorted(
         {p.get("containerPort") for p in container.get("ports") or []} & MINER_PORTS,
@@ -81,6 +82,20 @@ def _miner_signals(container: JSON, ref: ImageRef) -> list[tuple[int, str]]:
     if ports:
         signals.append((WEAK, f"miner port {', '.join(str(p) for p in ports)}"))
     return signals
+
+
+# Every _MINER_FLAGS match contains one of these.
+_MINER_FLAG_WORDS = ("--donate-level", "--cpu-priority", "cryptonight", "rx/", "randomx")
+
+
+def _may_match(folded: str | None, needles: tuple[str, ...]) -> bool:
+    """False when the lower-cased ASCII text lacks every substring a match must contain.
+
+    The pool-host regex costs ~20 us per container and nearly none match, so the plain
+    substring test rules them out first. Text with non-ASCII characters always goes to the
+    regex, whose IGNORECASE folds characters (such as U+0131) that lower() does not.
+    """
+    return folded is None or any(needle in folded for needle in needles)
 
 
 def _is_miner(signals: list[tuple[int, str]]) -> bool:

@@ -7,6 +7,8 @@ named, so a pinned namespace (`enforce-version: v1.25`) keeps the looser rules i
 
 from __future__ import annotations
 
+from functools import cache
+
 from posture.pss.pod import (
     JSON,
     Control,
@@ -84,6 +86,7 @@ VALID_APPARMOR_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 PROCMOUNT_USERNS_RELAXED_SINCE = 35
 
 
+@cache
 def allowed_sysctls(minor: int) -> frozenset[str]:
     allowed: frozenset[str] = frozenset()
     for since, names in SYSCTLS_BY_VERSION:
@@ -171,6 +174,9 @@ def host_ports(metadata: JSON, spec: JSON, minor: int) -> Finding | None:
     return "hostPort", detail + ", ".join(sorted_unique(ports))
 
 
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+
+
 def _handler_hosts(handler: JSON) -> list[str]:
     hosts = []
     for action in ("httpGet", "tcpSocket"):
@@ -184,12 +190,15 @@ def host_probes_and_lifecycle(metadata: JSON, spec: JSON, minor: int) -> Finding
     bad: list[str] = []
     hosts: set[str] = set()
     for container in containers(spec):
-        handlers = [
-            obj(container.get(p)) for p in ("livenessProbe", "readinessProbe", "startupProbe")
-        ]
         lifecycle = obj(container.get("lifecycle"))
-        handlers += [obj(lifecycle.get("postStart")), obj(lifecycle.get("preStop"))]
-        found = [host for handler in handlers for host in _handler_hosts(handler)]
+        handlers = [container.get(p) for p in _PROBES]
+        handlers += [lifecycle.get("postStart"), lifecycle.get("preStop")]
+        found = [
+            host
+            for handler in handlers
+            if isinstance(handler, dict)  # absent or null: nothing to check
+            for host in _handler_hosts(handler)
+        ]
         if found:
             bad.append(name_of(container))
             hosts.update(found)

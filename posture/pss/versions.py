@@ -9,6 +9,7 @@ unset version is resolved to the cluster's own minor: the rule set its API serve
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # The newest policy version whose rules this package implements (sysctls grew in v1.37).
 LATEST_MINOR = 37
@@ -27,6 +28,7 @@ class InvalidVersionError(ValueError):
     pass
 
 
+@lru_cache(maxsize=256)  # asked once per pod judged; labels name a handful of versions
 def parse_minor(version: str) -> int:
     """The minor a policy version means; `latest` and newer-than-implemented give the newest."""
     if version == "latest":

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from posture.pss import LATEST_MINOR, active_controls, evaluate_pod, parse_minor
+from posture.pss import LATEST_MINOR, ControlMemo, active_controls, evaluate_pod, parse_minor
 
 REPLACED_BY = {
     "hostPathVolumes": "restrictedVolumes",
@@ -140,3 +140,17 @@ def test_it_allows_everything_at_privileged() -> None:
     pod_spec = {"hostPID": True, "containers": [{"name": "app"}]}
     assert evaluate_pod({}, pod_spec, level="privileged", version="latest") == []
     assert active_controls("privileged", LATEST_MINOR) == []
+
+
+def test_it_judges_alike_when_both_levels_share_a_memo() -> None:
+    # pod_security runs baseline then restricted with one memo per workload; every oracle pod,
+    # at every version, must get exactly the violations it gets without one.
+    for case in {(c.case["manifest_files"][0], c.case["version"]) for c in _verdicts()}:
+        pod = _manifest(case[0])
+        memo: ControlMemo = {}
+        for level in ("baseline", "restricted"):
+            alone = evaluate_pod(pod.get("metadata"), pod.get("spec"), level=level, version=case[1])
+            shared = evaluate_pod(
+                pod.get("metadata"), pod.get("spec"), level=level, version=case[1], memo=memo
+            )
+            assert shared == alone, (case, level)
