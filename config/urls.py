@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("posture.urls")),
     path("", include("compliance.urls")),
     path("", include("alerts.urls")),
+    path("", include("history.urls")),
 ]

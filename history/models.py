@@ -54,9 +54,14 @@ class ClusterDay(models.Model):
 
 
 class FleetDay(models.Model):
-    """The fleet on one day: each cluster counted by its latest rollup of the past week."""
+    """The fleet on one day: each cluster counted by its latest rollup of the past week.
 
-    day = models.DateField(unique=True)
+    One row per day for the whole fleet (environment "") and one per environment, so the
+    fleet trend filtered by environment reads a year in one small query too.
+    """
+
+    day = models.DateField()
+    environment = models.CharField(max_length=40, blank=True)
     clusters = models.PositiveIntegerField(default=0)  # clusters with a rollup that week
     scored = models.PositiveIntegerField(default=0)  # ... of which had a score
     mean_score = models.FloatField(null=True)
@@ -73,6 +78,9 @@ class FleetDay(models.Model):
 
     class Meta:
         ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "day"], name="one_fleet_day_per_scope")
+        ]
 
     def __str__(self) -> str:
-        return f"fleet {self.day}"
+        return f"fleet {self.environment or 'all'} {self.day}"

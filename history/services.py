@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from history.models import ClusterDay, FleetDay
@@ -100,17 +101,30 @@ class FleetFigures:
 def fleet_day_refresh(*, day: date, now: datetime | None = None) -> FleetDay:
     """Recompute the fleet's row for `day` from the clusters' latest rollups of that week."""
     latest: dict[int, ClusterDay] = {}
-    rows = ClusterDay.objects.filter(
-        day__lte=day, day__gt=day - timedelta(days=FLEET_LOOKBACK_DAYS)
-    ).order_by("cluster_id", "day")
+    rows = (
+        ClusterDay.objects.filter(day__lte=day, day__gt=day - timedelta(days=FLEET_LOOKBACK_DAYS))
+        .annotate(environment=F("cluster__environment"))
+        .order_by("cluster_id", "day")
+    )
+    environments: dict[int, str] = {}
     for row in rows.iterator(chunk_size=2000):
         latest[row.cluster_id] = row
-    figures = _figures(latest.values(), day)
-    values = _fleet_values(figures)
-    fleet_day, _ = FleetDay.objects.update_or_create(
-        day=day, defaults={**values, "refreshed_at": now or timezone.now()}
-    )
-    return fleet_day
+        environments[row.cluster_id] = row.environment
+    by_environment: dict[str, list[ClusterDay]] = {}
+    for cluster_id, cluster_day in latest.items():
+        by_environment.setdefault(environments[cluster_id], []).append(cluster_day)
+    refreshed_at = now or timezone.now()
+    scopes = {"": list(latest.values())}
+    scopes.update((env, scoped) for env, scoped in by_environment.items() if env)
+    for environment, scoped in scopes.items():
+        FleetDay.objects.update_or_create(
+            day=day,
+            environment=environment,
+            defaults={**_fleet_values(_figures(scoped, day)), "refreshed_at": refreshed_at},
+        )
+    # An environment with no cluster left that week keeps no stale row for the day.
+    FleetDay.objects.filter(day=day).exclude(environment__in=scopes).delete()
+    return FleetDay.objects.get(day=day, environment="")
 
 
 def fleet_days_refresh(*, start: date, end: date) -> int:

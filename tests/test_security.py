@@ -75,8 +75,9 @@ def url_patterns(*, apps=None):
 
 
 def dashboard_patterns():
-    """Every URL of the clusters and posture apps, found in the URLconf rather than listed."""
-    return [pattern for pattern, _, _ in url_patterns(apps={"clusters.urls", "posture.urls"})]
+    """Every URL of the dashboard's apps, found in the URLconf rather than listed."""
+    apps = {"clusters.urls", "posture.urls", "history.urls"}
+    return [pattern for pattern, _, _ in url_patterns(apps=apps)]
 
 
 SAMPLE_ARGUMENTS = {"name": "prod-eu", "check_id": "test.cluster-admin-bindings"}
@@ -109,6 +110,12 @@ def get_pages(fleet):
         *(reverse("cluster_runs_partial", args=[c.name]) for c in (live, bundle)),
         reverse("check_detail", args=[live.name, "test.cluster-admin-bindings"]),
         reverse("check_detail", args=[live.name, "test.default-deny"]),
+        reverse("fleet_trends"),
+        reverse("fleet_trends") + "?environment=production&range=1y",
+        reverse("fleet_drift"),
+        reverse("fleet_drift") + "?only=all&environment=production",
+        *(reverse("cluster_trends", args=[c.name]) for c in (live, bundle)),
+        *(reverse("cluster_compare", args=[c.name]) for c in (live, bundle)),
     ]
 
 
@@ -116,6 +123,7 @@ def test_it_covers_every_dashboard_url(fleet):
     names = {pattern.name for pattern in dashboard_patterns()}
 
     assert names >= {"fleet", "cluster_detail", "check_detail", "score_formula", *POSTS}
+    assert names >= {"fleet_trends", "fleet_drift", "cluster_trends", "cluster_compare"}
 
 
 # Public on purpose: the login page, and unsubscribing from an email link, which is authorised

@@ -141,11 +141,13 @@ class TestDemoFleet:
 
     def test_it_rolls_up_the_fleet_for_every_day(self, demo_fleet):
         today = timezone.localdate()
-        days = list(FleetDay.objects.order_by("day"))
+        days = list(FleetDay.objects.filter(environment="").order_by("day"))
         assert [row.day for row in days] == [
             today - timedelta(days=age) for age in range(DAYS, -1, -1)
         ]
         assert all(row.clusters == 3 for row in days)
+        production = FleetDay.objects.filter(environment="production", day=today).get()
+        assert production.clusters == Cluster.objects.filter(environment="production").count()
 
     def test_it_waives_the_public_checkout_until_next_week(self, demo_fleet):
         waiver = Waiver.objects.get(cluster__name="payments-prod")

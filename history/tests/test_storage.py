@@ -94,7 +94,7 @@ def test_retention_keeps_rollups_and_the_latest_collection(shop: Cluster, tmp_pa
     CollectionRun.objects.filter(pk=old_run.pk).update(created_at=long_ago)
     Evaluation.objects.filter(pk=old_evaluation.pk).update(created_at=long_ago)
     ClusterDay.objects.create(cluster=shop, day=long_ago.date(), evaluation=old_evaluation)
-    old_bundle = old_run.bundle.name
+    old_bundle = old_run.bundle.name or ""
     results_before = CheckResult.objects.count()
 
     pruned = history_prune(detail_days=90, daily_days=0)

@@ -1,0 +1,1 @@
+"""Views of the history app: trends, comparing two collections, fleet drift."""
