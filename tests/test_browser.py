@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from accounts.roles import SECURITY_ENGINEER
+from accounts.roles import AUDITOR, SECURITY_ENGINEER
 from accounts.services import user_create
 from clusters import tasks
 from clusters.models import CollectionRun
@@ -112,4 +112,40 @@ def test_it_logs_in_opens_a_cluster_and_starts_a_collection(
     CollectionRun.objects.filter(pk=run.pk).update(status=CollectionRun.Status.FAILED)
     page.get_by_text("The collection has finished").wait_for()
     assert page.locator("[data-poll-url]").count() == 0
+    assert page.csp_violations == []
+
+
+def test_the_demo_fleets_history_renders_as_charts_without_script(live_server, page, http_cookies):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from clusters.collection import run_execute
+
+    call_command("load_demo", "--history-days", "21", stdout=StringIO())
+    for run in CollectionRun.objects.filter(status=CollectionRun.Status.PENDING):
+        run_execute(run_id=run.pk)
+    user_create(username="aude", email="aude@example.com", role=AUDITOR, password=PASSWORD)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("aude")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Fleet").wait_for()
+
+    page.goto(f"{live_server.url}/clusters/payments-prod/trends/?range=30d")
+    charts = page.locator("svg.chart")
+    assert charts.count() >= 4
+    box = charts.first.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    score_chart = page.locator("svg.chart").first
+    assert score_chart.locator("title", has_text="Waiver approved").count() >= 1
+    assert "No history yet" not in page.content()
+
+    page.goto(f"{live_server.url}/trends/?range=30d")
+    assert page.locator("svg.chart").count() >= 4
+    page.goto(f"{live_server.url}/drift/")
+    matrix = page.locator("table").first
+    assert "payments-prod" in matrix.inner_text() and "storefront-staging" in matrix.inner_text()
+    page.goto(f"{live_server.url}/clusters/payments-prod/compare/")
+    page.get_by_role("heading", name="Compare", exact=False).first.wait_for()
     assert page.csp_violations == []
