@@ -21,7 +21,19 @@ class ClusterQuerySet(models.QuerySet["Cluster"]):
         )
 
     def for_fleet(self) -> ClusterQuerySet:
-        return self.select_related("latest_run", "latest_evaluation")
+        """What a fleet listing shows, and nothing more.
+
+        Only the columns a row displays: a page of 50 would otherwise read the credentials and
+        decode six JSON columns per row (run object counts, kind statuses, area scores...).
+        """
+        return self.select_related("latest_run", "latest_evaluation").only(
+            "name",
+            "environment",
+            "latest_run__status",
+            "latest_evaluation__score",
+            "latest_evaluation__coverage",
+            "latest_evaluation__created_at",
+        )
 
 
 class Cluster(models.Model):

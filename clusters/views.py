@@ -34,6 +34,14 @@ from clusters.forms import (
 from clusters.kubeconfig import Credentials, KubeconfigError, in_cluster_credentials
 from clusters.models import Cluster, CollectionRun
 from clusters.resources import BY_KEY
+from clusters.rows import (
+    affected_rows_html,
+    decimal_text,
+    fleet_rows,
+    references_html,
+    run_row,
+    url_for_each,
+)
 from posture.checks.base import REGISTRY, Area, Severity, Status
 from posture.export import posture_document
 from posture.models import Evaluation
@@ -68,8 +76,12 @@ def get_cluster_for_user(
     """The cluster named `name` if the user holds `permission`; 403 before any lookup."""
     if not request.user.has_perm(permission):
         raise PermissionDenied
+    # The result set too: the pages that show the latest evaluation all read its verdicts.
     return get_object_or_404(
-        Cluster.objects.select_related("latest_run", "latest_evaluation__run"), name=name
+        Cluster.objects.select_related(
+            "latest_run", "latest_evaluation__run", "latest_evaluation__result_set"
+        ),
+        name=name,
     )
 
 
@@ -81,11 +93,9 @@ def fleet_clusters(*, filters: dict[str, str], now: Any = None) -> QuerySet[Clus
         .order_by("-created_at", "-id")
         .values("score")[:1]
     )
-    # Credentials are never needed to list clusters, so they are never even read here.
-    clusters = (
-        Cluster.objects.for_fleet()
-        .defer("credentials")
-        .annotate(week_ago_score=Subquery(week_ago, output_field=FloatField()))
+    # for_fleet() reads no credentials: listing clusters never needs them.
+    clusters = Cluster.objects.for_fleet().annotate(
+        week_ago_score=Subquery(week_ago, output_field=FloatField())
     )
     clusters = clusters.annotate(score_change=F("latest_evaluation__score") - F("week_ago_score"))
     if filters["q"]:
@@ -125,24 +135,27 @@ def fleet(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "clusters/fleet.html",
-        {"form": form, "filters": filters, "page": page, "trend_days": TREND_WINDOW.days},
+        {
+            "form": form,
+            "filters": filters,
+            "page": page,
+            "rows": fleet_rows(page.object_list),
+            "trend_days": TREND_WINDOW.days,
+        },
     )
 
 
 def _runs_context(cluster: Cluster) -> dict[str, Any]:
-    runs = list(cluster.runs.select_related("requested_by")[:RECENT_RUNS])
-    rows = [
-        {
-            "run": run,
-            "objects": sum(v for v in run.object_counts.values() if isinstance(v, int)),
-            "duration": _duration_text(run.duration),
-        }
-        for run in runs
-    ]
+    # The table shows neither kind statuses nor errors: never decode them.
+    runs = list(
+        cluster.runs.select_related("requested_by").defer(
+            "kind_status", "kind_errors", "anonymous_probe"
+        )[:RECENT_RUNS]
+    )
     return {
         "cluster": cluster,
         "runs": runs,
-        "run_rows": rows,
+        "run_rows": [run_row(run) for run in runs],
         "any_active": any(run.is_active for run in runs),
     }
 
@@ -150,14 +163,6 @@ def _runs_context(cluster: Cluster) -> dict[str, Any]:
 def _person(request: HttpRequest) -> AbstractBaseUser:
     """The signed-in user: LoginRequiredMiddleware lets no anonymous request reach a view."""
     return cast(AbstractBaseUser, request.user)
-
-
-def _duration_text(duration: timedelta | None) -> str:
-    if duration is None:
-        return ""
-    seconds = int(duration.total_seconds())
-    minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
 def _severity_rank(value: str) -> int:
@@ -191,13 +196,18 @@ def cluster_posture(cluster: Cluster) -> dict[str, Any]:
     if evaluation is None:
         return {"evaluation": None, "areas": [], "failing": []}
     document = posture_document(cluster, evaluation)
+    check_url = url_for_each("check_detail", "check_id", name=cluster.name)
     by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in document["checks"]:
         check = REGISTRY.get(item["id"])
+        item["url"] = check_url(item["id"])
         item["status_label"] = STATUS_LABELS.get(item["status"], item["status"])
+        item["impact_text"] = decimal_text(item["score_impact"], 2)
         item["remediation"] = check.remediation if check else ""
         item["references"] = reference_rows(item["references"])
+        item["references_html"] = references_html(item["references"])
         item["affected_inline"] = item["affected"][:AFFECTED_INLINE]
+        item["affected_rows"] = affected_rows_html(item["affected_inline"])
         item["affected_more"] = max(item["affected_total"], len(item["affected"])) > AFFECTED_INLINE
         item["why_unknown"] = (
             why_unknown(item["id"], evaluation.run)

@@ -60,6 +60,7 @@ class CheckRow:
     check_id: str
     check: Check | None
     result: EffectiveResult | None
+    url: str = ""  # set by the view that links to it
 
 
 @dataclass
@@ -70,6 +71,7 @@ class ItemRow:
     checks: list[CheckRow] = field(default_factory=list)
     attestation: Attestation | None = None
     attestations: list[Attestation] = field(default_factory=list)
+    url: str = ""  # set by the view that links to it
 
     @property
     def label(self) -> str:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clusters.models import Cluster
+from clusters.rows import url_for_each
 from clusters.views import GUIDE_LABELS, get_cluster_for_user
 from compliance import services
 from compliance.catalog import catalog_rows
@@ -77,9 +78,17 @@ def checklist_view(request: HttpRequest, name: str, guide: str) -> HttpResponse:
     cluster = _get_cluster(request, name)
     found = _get_guide(guide)
     state = cluster_state(cluster)
+    rows = checklist(found, state)
+    # One reverse() per link would cost more than the rest of the page's rows (issue 5).
+    item_url = url_for_each("checklist_item", "item_id", name=cluster.name, guide=found.slug)
+    check_url = url_for_each("check_detail", "check_id", name=cluster.name)
+    for row in rows.rows:
+        row.url = item_url(row.item.id)
+        for check in row.checks:
+            check.url = check_url(check.check_id)
     context = {
         "cluster": cluster,
-        "checklist": checklist(found, state),
+        "checklist": rows,
         "distribution": state.distribution,
         "statuses": STATUS_LABELS,
     }

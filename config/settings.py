@@ -172,6 +172,13 @@ CACHES = {
     if env_str("CACHE_URL")
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# With a shared cache, read sessions from it instead of a database query on every page; a
+# per-process LocMemCache would keep serving a session another worker had logged out.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if env_str("CACHE_URL")
+    else "django.contrib.sessions.backends.db"
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

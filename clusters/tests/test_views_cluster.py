@@ -144,6 +144,34 @@ def test_it_lists_owners_and_the_last_twenty_runs(auditor):
     assert response.context["runs"][0] == runs[-1]
 
 
+def test_it_lists_each_run_s_object_counts_escaped(auditor):
+    cluster = make_cluster("prod-eu")
+    make_run(cluster, object_counts={"pods": 12, "<script>": 3})
+
+    body = auditor.get(detail(cluster)).content.decode()
+
+    assert "<summary>15</summary>" in body
+    assert "<li>pods: 12</li><li>&lt;script&gt;: 3</li>" in body
+
+
+def test_it_escapes_what_affected_objects_say(auditor, known_checks):
+    cluster = make_cluster("prod-eu")
+    obj = {"kind": "Pod", "namespace": "", "name": "<b>web</b>", "detail": "a & b"}
+    make_evaluation(
+        cluster, results=[{"check_id": "test.default-deny", "status": "fail", "affected": [obj]}]
+    )
+
+    body = auditor.get(detail(cluster)).content.decode()
+
+    assert "<td>Pod</td><td>—</td><td>&lt;b&gt;web&lt;/b&gt;</td><td>a &amp; b</td>" in body
+
+
+def test_it_lists_references_with_their_version(auditor, known_checks):
+    body = auditor.get(detail(evaluated_cluster())).content.decode()
+
+    assert '<span class="ref">CIS Kubernetes Benchmark 5.1.1 (1.9)</span>' in body
+
+
 def test_it_answers_404_for_an_unknown_cluster(auditor):
     assert auditor.get(reverse("cluster_detail", args=["nope"])).status_code == 404
 

@@ -2,11 +2,13 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.template.defaultfilters import floatformat
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from clusters.models import CollectionRun
+from clusters.rows import decimal_text
 from clusters.tests.factories import make_cluster, make_evaluation, make_run
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +145,25 @@ def test_it_stays_within_a_fixed_query_budget(engineer, django_assert_max_num_qu
 
     with django_assert_max_num_queries(10):
         engineer.get(FLEET)
+
+
+def test_it_reads_neither_credentials_nor_json_columns_to_list_clusters(auditor):
+    _fleet_of(3)
+
+    with CaptureQueriesContext(connection) as queries:
+        auditor.get(FLEET)
+
+    (listing,) = [q["sql"] for q in queries if "week_ago_score" in q["sql"]]
+    for column in ("credentials", "object_counts", "kind_status", "area_scores", "status_counts"):
+        assert column not in listing
+
+
+@pytest.mark.parametrize("places", [0, 1, 2])
+@pytest.mark.parametrize(
+    "value", [0.0, -0.0, -0.04, 0.05, 0.25, 2.675, 72.25, 72.35, 99.95, -10.0, 100.0, 1e-7]
+)
+def test_it_formats_numbers_as_the_floatformat_filter_does(value, places):
+    assert decimal_text(value, places) == floatformat(value, places)
 
 
 def test_it_forbids_a_person_without_a_role(outsider):
