@@ -1,8 +1,12 @@
 """`make bench`: Rampart's performance benchmarks, printed as one table.
 
-    python -m bench                 full sizes (collection 1k/10k/50k, 1,000-cluster fleet, ...)
+    python -m bench                 full sizes (collection 1k/10k/50k, 1,000 clusters x 1 year, ...)
     python -m bench --smoke         tiny sizes of everything, well under a minute
     python -m bench --only collection --sizes 10000 --repeats 5
+    python -m bench --only pages,storage --fleet 1000 --history-days 365
+
+pages and storage share one generated fleet (bench/history.py); storage runs after pages,
+because it prunes that history.
 
 Results (every repetition, medians, ratios, the machine) go to bench/results/latest.json
 (smoke runs: bench/results/smoke.json, so they never overwrite a full run).
@@ -23,7 +27,7 @@ import orjson
 
 from bench import collection, env, report
 
-SECTIONS = ("collection", "pages", "scaleout")
+SECTIONS = ("collection", "pages", "storage", "scaleout")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -36,12 +40,11 @@ def _args(argv: list[str]) -> argparse.Namespace:
     add("--sizes", help="pod counts for collection (default 1000,10000,50000; smoke 300)")
     add("--page-size", type=int, default=500, help="list page size (limit)")
     add("--model-max-pods", type=int, default=10_000, help="skip the model path above this")
-    add("--fleet", type=int, help="clusters in the pages fleet (default 1000; smoke 20)")
+    add("--fleet", type=int, help="clusters in the pages/storage fleet (default 1000; smoke 5)")
     add(
-        "--history",
+        "--history-days",
         type=int,
-        default=1,
-        help="evaluations per cluster, 6 hours apart (1 year = 1460)",
+        help="days of 6-hourly history per cluster (default 365; smoke 10)",
     )
     add("--load-seconds", type=float, help="seconds of load per page and repetition (10; smoke 2)")
     add("--scale-clusters", type=int, help="bundle clusters per scale-out batch (16; smoke 3)")
@@ -53,7 +56,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     args.sizes = [
         int(s) for s in (args.sizes or ("300" if smoke else "1000,10000,50000")).split(",")
     ]
-    args.fleet = args.fleet or (20 if smoke else 1000)
+    args.fleet = args.fleet or (5 if smoke else 1000)
+    args.history_days = args.history_days or (10 if smoke else 365)
     args.load_seconds = args.load_seconds or (2 if smoke else 10)
     args.scale_clusters = args.scale_clusters or (3 if smoke else 16)
     args.scale_pods = args.scale_pods or (100 if smoke else 2000)
@@ -97,7 +101,7 @@ def main(argv: list[str]) -> int:
             )
             data["linearity"] = collection.linearity(data["sizes"])
             results["collection"] = data
-        if {"pages", "scaleout"} & set(args.only):
+        if {"pages", "storage", "scaleout"} & set(args.only):
             env.setup_django(bench_env)
         if "pages" in args.only:
             from bench import pages
@@ -105,9 +109,21 @@ def main(argv: list[str]) -> int:
             results["pages"] = pages.run(
                 bench_env,
                 clusters=args.fleet,
-                history=args.history,
+                days=args.history_days,
                 seconds=args.load_seconds,
                 repeats=args.repeats,
+                log=_log,
+            )
+        if "storage" in args.only:
+            from bench import storage
+
+            shared = results.get("pages")
+            results["storage"] = storage.run(
+                bench_env,
+                clusters=args.fleet,
+                days=args.history_days,
+                generated=shared["generated"] if shared else None,
+                now=datetime.fromisoformat(shared["now"]) if shared else None,
                 log=_log,
             )
         if "scaleout" in args.only:

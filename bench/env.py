@@ -76,14 +76,17 @@ def _bench_database(url: str) -> str:
 
     parts = urlsplit(url)
     name = (parts.path.lstrip("/") or "postgres") + "_bench"
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _libpq(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
+def _maintenance(url: str) -> str:
+    """The server's `postgres` database: creating and dropping need not touch the configured one,
+    which may not even exist yet."""
+    parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
+    return urlunsplit(parts._replace(path="/postgres"))
 
 
 def cleanup(env: BenchEnv) -> None:
@@ -94,7 +97,7 @@ def cleanup(env: BenchEnv) -> None:
         import psycopg
 
         name = urlsplit(env.database_url).path.lstrip("/")
-        with psycopg.connect(_libpq(env.admin_url), autocommit=True) as conn:
+        with psycopg.connect(_maintenance(env.admin_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     shutil.rmtree(env.data_dir, ignore_errors=True)
 

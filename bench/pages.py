@@ -1,39 +1,46 @@
 """Section 2: page latency under load, and queries per page.
 
-A generated fleet (clusters, runs, evaluations; check results for each cluster's latest
-evaluation, copied from a real evaluation of a small synthetic cluster) is written with
-bulk_create. `history` evaluations per cluster, 6 hours apart, feed the fleet page's trend
-column. The pages are served by gunicorn (2 workers) in a subprocess and loaded by wrk (or a
-Python thread pool) with 16 connections while logged in as an auditor. Query counts come from
-the test Client in-process, once at a tiny fleet and once at the full fleet, so growth with the
-fleet shows.
+The fleet is bench.history's: `days` of 6-hourly collections per cluster (runs, evaluations,
+content-addressed verdicts, findings, daily rollups, fleet days), in the rows the real write
+path leaves. The pages (fleet, cluster, both trend pages over a year, a hardening-guide
+checklist) are served by gunicorn (2 workers) in a subprocess and loaded by wrk (or a Python
+thread pool) with 16 connections while logged in as an auditor. Query counts come from the test
+Client in-process, once at a small fleet and once at the full fleet, so growth with the fleet
+shows. A page that does not answer 200 is reported as missing, not loaded.
 """
 
 from __future__ import annotations
 
-import random
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
-from bench import load
+from bench import history, load
 from bench.env import BenchEnv
 from bench.proc import PYTHON, ROOT, child_env, free_port, median, stop
 
-ENVIRONMENTS = ("production", "staging", "development")
 SMALL_FLEET = 10
-CHUNK = 100
+CHECKLIST_GUIDE = "gke-hardening"
+
+
+def page_paths(cluster: str) -> dict[str, str]:
+    return {
+        "fleet": "/",
+        "cluster": f"/clusters/{cluster}/",
+        "cluster trends 1y": f"/clusters/{cluster}/trends/?range=1y",
+        "fleet trends 1y": "/trends/?range=1y",
+        "checklist": f"/clusters/{cluster}/guides/{CHECKLIST_GUIDE}/",
+    }
 
 
 def run(
     env: BenchEnv,
     *,
     clusters: int,
-    history: int,
+    days: int,
     seconds: float,
     repeats: int,
     connections: int = 16,
@@ -41,32 +48,45 @@ def run(
 ) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connections as db_connections
+    from django.utils import timezone
 
     call_command("collectstatic", interactive=False, verbosity=0)
-    template = _template()
-    log(f"pages: writing a fleet of {clusters:,} clusters x {history} evaluation(s)")
-    small = min(SMALL_FLEET, clusters)
-    _fleet(0, small, history, template)
+    base = history.template()
+    now = timezone.now()
+    small = max(1, min(SMALL_FLEET, clusters // 2))
+    log(f"pages: generating {small} clusters x {days} days, for the small fleet's query counts")
+    generated = history.history_generate(start=0, stop=small, days=days, now=now, base=base)
+    history.fleet_days_write(days=days, now=now)
     cookie, client = _login()
-    paths = {"fleet": "/", "cluster": f"/clusters/{_name(small // 2)}/"}
-    queries_small = {page: _queries(client, path) for page, path in paths.items()}
-    started = time.perf_counter()
-    _fleet(small, clusters, history, template)
-    build_seconds = time.perf_counter() - started
-    paths["cluster"] = f"/clusters/{_name(clusters // 2)}/"
+    queries_small = {
+        page: _queries(client, path)
+        for page, path in page_paths(history.cluster_name(small // 2)).items()
+    }
+    log(f"pages: generating clusters {small:,} to {clusters:,} x {days} days")
+    generated.add(
+        history.history_generate(start=small, stop=clusters, days=days, now=now, base=base, log=log)
+    )
+    built = generated.as_dict()
+    built["fleet_days"] = history.fleet_days_write(days=days, now=now)
+    for index in sorted({0, clusters // 2, clusters - 1}):
+        history.write_path_check(name=history.cluster_name(index))
+    _analyze(env)
+    log(f"pages: {built['rows']} in {built['seconds']} s; the real write path agrees")
+    paths = page_paths(history.cluster_name(clusters // 2))
     queries = {page: _queries(client, path) for page, path in paths.items()}
     db_connections.close_all()
     out: dict[str, Any] = {
         "clusters": clusters,
-        "history_per_cluster": history,
-        "check_results_per_evaluation": len(template["rows"]),
-        "results_for": "latest evaluation only",
+        "days": days,
+        "collections_per_cluster": days * history.COLLECTIONS_PER_DAY,
+        "now": now.isoformat(),
         "database": env.database,
-        "build_seconds": round(build_seconds, 1),
+        "generated": built,
         "load_tool": load.tool(),
         "connections": connections,
         "seconds_per_run": seconds,
         "repeats": repeats,
+        "paths": paths,
         "queries_small_fleet": queries_small,
         "small_fleet": small,
         "queries": queries,
@@ -97,6 +117,8 @@ def run(
             _wait_http(f"http://127.0.0.1:{port}/login/", server, log_path)
             for rep in range(repeats):
                 for page, path in paths.items():
+                    if queries[page]["status"] != 200:
+                        continue
                     log(f"pages: {page} page, repetition {rep + 1}/{repeats}")
                     out["runs"][page].append(
                         load.load(
@@ -113,119 +135,18 @@ def run(
         page: {key: median(r[key] for r in runs) for key in ("p50_ms", "p95_ms", "rps")}
         | {"failures": sum(r["failures"] for r in runs)}
         for page, runs in out["runs"].items()
+        if runs
     }
     return out
 
 
-def _name(index: int) -> str:
-    return f"fleet-{index:05d}"
+def _analyze(env: BenchEnv) -> None:
+    """Planner statistics and visibility maps, as autovacuum keeps them on a live database:
+    right after a bulk load the planner guesses 85 rows where there are 67,000."""
+    from django.db import connection
 
-
-def _template() -> dict[str, Any]:
-    """Check results of a real evaluation of a 300-pod synthetic cluster."""
-    from bench.synth import synthetic_cluster
-    from clusters.inventory import Inventory, trim
-    from posture.checks.base import run_all
-    from posture.scoring import score
-    from posture.services import check_context, scored
-
-    objects, version = synthetic_cluster(300, seed=3)
-    inventory = Inventory(version=version, anonymous_probe={"/version": 200, "/api": 403})
-    for key, items in objects.items():
-        inventory.set_objects(key, [trim(key, item) for item in items])
-    results = run_all(inventory, check_context())
-    report = score(scored(r) for r in results)
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.status.value] = counts.get(result.status.value, 0) + 1
-    rows = [
-        {
-            "check_id": r.check.id,
-            "status": r.status.value,
-            "summary": r.outcome.summary,
-            "affected": [a.as_dict() for a in r.outcome.affected],
-        }
-        for r in results
-    ]
-    return {
-        "rows": rows,
-        "score": report.score or 50.0,
-        "coverage": report.coverage,
-        "area_scores": report.area_dict(),
-        "counts": counts,
-        "object_counts": inventory.counts(),
-        "kind_status": {k: str(v) for k, v in inventory.kind_status.items()},
-    }
-
-
-def _fleet(start: int, stop_: int, history: int, template: dict[str, Any]) -> None:
-    for chunk in range(start, stop_, CHUNK):
-        _chunk(range(chunk, min(chunk + CHUNK, stop_)), history, template)
-
-
-def _chunk(indexes: range, history: int, template: dict[str, Any]) -> None:
-    from django.db import transaction
-    from django.utils import timezone
-
-    from clusters.models import Cluster, CollectionRun
-    from posture.models import Evaluation
-    from posture.results import Verdict, result_set_store
-
-    now = timezone.now()
-    rng = random.Random(indexes.start)
-    with transaction.atomic():
-        clusters = Cluster.objects.bulk_create(
-            Cluster(
-                name=_name(i),
-                environment=ENVIRONMENTS[i % len(ENVIRONMENTS)],
-                source_kind=Cluster.SourceKind.KUBECONFIG,
-                api_server=f"https://{_name(i)}.example.com:6443",
-                schedule_enabled=False,
-            )
-            for i in indexes
-        )
-        runs, evaluations = [], []
-        verdicts = [
-            Verdict(row["check_id"], row["status"], row["summary"], row["affected"])
-            for row in template["rows"]
-        ]
-        for cluster in clusters:
-            result_set = result_set_store(cluster_id=cluster.pk, verdicts=verdicts)
-            for age in range(history):  # age 0 is the latest
-                at = now - timedelta(hours=6 * age, minutes=rng.randrange(30))
-                run = CollectionRun(
-                    cluster=cluster,
-                    status=CollectionRun.Status.SUCCEEDED,
-                    trigger=CollectionRun.Trigger.SCHEDULE,
-                    created_at=at,
-                    started_at=at + timedelta(seconds=1),
-                    finished_at=at + timedelta(seconds=9),
-                    fetch_seconds=6.5,
-                    evaluate_seconds=1.2,
-                    kubernetes_version="v1.35.8",
-                    object_counts=template["object_counts"],
-                    kind_status=template["kind_status"],
-                )
-                runs.append(run)
-                evaluations.append(
-                    Evaluation(
-                        run=run,
-                        cluster=cluster,
-                        result_set=result_set,
-                        created_at=at,
-                        score=max(0.0, min(100.0, template["score"] + rng.uniform(-20, 20))),
-                        coverage=template["coverage"],
-                        area_scores=template["area_scores"],
-                        status_counts=template["counts"],
-                    )
-                )
-        CollectionRun.objects.bulk_create(runs, batch_size=2000)
-        Evaluation.objects.bulk_create(evaluations, batch_size=2000)
-        latest = evaluations[::history]
-        for cluster, evaluation in zip(clusters, latest, strict=True):
-            cluster.latest_run = evaluation.run
-            cluster.latest_evaluation = evaluation
-        Cluster.objects.bulk_update(clusters, ["latest_run", "latest_evaluation"], batch_size=500)
+    with connection.cursor() as cursor:  # autocommit: VACUUM refuses to run in a transaction
+        cursor.execute("VACUUM ANALYZE" if env.database == "postgresql" else "ANALYZE")
 
 
 def _login() -> tuple[str, Any]:
@@ -244,15 +165,35 @@ def _login() -> tuple[str, Any]:
     return f"{settings.SESSION_COOKIE_NAME}={session}", client
 
 
-def _queries(client: Any, path: str) -> int:
+def _queries(client: Any, path: str) -> dict[str, Any]:
+    """Status, query count and where one request's time goes (its SQL, its slowest query).
+
+    A page that is not there yet (404, or a view that crashes) is reported, not fatal.
+    """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(path)
+    client.get(path)  # warm: templates compiled, caches filled, as in a running server
+    started = time.perf_counter()
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path)
+    except Exception as exc:  # a view crashing (500) must not end the whole bench
+        return {"status": 500, "queries": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    total_ms = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
-        raise RuntimeError(f"GET {path} answered {response.status_code}")
-    return len(captured.captured_queries)
+        return {"status": response.status_code, "queries": None}
+    timed = [(float(q["time"]) * 1000, q["sql"]) for q in captured.captured_queries]
+    slowest = max(timed, default=(0.0, ""))
+    return {
+        "status": 200,
+        "queries": len(timed),
+        "request_ms": round(total_ms, 1),
+        "sql_ms": round(sum(ms for ms, _ in timed), 1),
+        "slowest_query_ms": round(slowest[0], 1),
+        "slowest_query": slowest[1][:500],
+        "bytes": len(response.content),
+    }
 
 
 def _wait_http(url: str, server: subprocess.Popen[bytes], log_path: Any) -> None:

@@ -23,6 +23,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out += _collection(results["collection"])
     if "pages" in results:
         out += _pages(results["pages"])
+    if "storage" in results:
+        out += _storage(results["storage"])
     if "scaleout" in results:
         out += _scaleout(results["scaleout"])
     return out
@@ -119,10 +121,30 @@ def _collection(data: dict[str, Any]) -> list[Row]:
 
 
 def _pages(data: dict[str, Any]) -> list[Row]:
-    out: list[Row] = []
-    fleet = f"{data['clusters']:,} clusters x {data['history_per_cluster']} eval"
-    for page, med in data["median"].items():
-        queries, small = data["queries"][page], data["queries_small_fleet"][page]
+    clusters, days = data["clusters"], data["days"]
+    out: list[Row] = [
+        _generation(
+            "pages", f"generate {clusters:,} clusters x {days} days, 6-hourly", data["generated"]
+        )
+    ]
+    fleet = f"{clusters:,} clusters x {days} days"
+    for page in data["paths"]:
+        found, small = data["queries"][page], data["queries_small_fleet"][page]
+        if found["status"] != 200 or page not in data["median"]:
+            out.append(
+                (
+                    "pages",
+                    f"{page} page, {fleet}",
+                    "",
+                    "",
+                    "",
+                    f"missing (HTTP {found['status']})",
+                    "p95 <= 100 ms",
+                    "NO",
+                )
+            )
+            continue
+        med = data["median"][page]
         out.append(
             (
                 "pages",
@@ -136,6 +158,7 @@ def _pages(data: dict[str, Any]) -> list[Row]:
                 _ok(med["p95_ms"] <= 100 and not med["failures"]),
             )
         )
+        queries, few = found["queries"], small["queries"]
         out.append(
             (
                 "pages",
@@ -143,12 +166,121 @@ def _pages(data: dict[str, Any]) -> list[Row]:
                 "",
                 "",
                 "",
-                f"{queries} at {data['clusters']:,}, {small} at {data['small_fleet']}",
+                f"{queries} at {clusters:,}, {few if few is not None else 'n/a'} "
+                f"at {data['small_fleet']}; one request {_n(found.get('request_ms'), 0)} ms, "
+                f"SQL {_n(found.get('sql_ms'), 0)} ms, {found.get('bytes', 0) / 1000:,.0f} kB",
                 "constant",
-                _ok(queries <= small),
+                _ok(few is not None and queries <= few),
             )
         )
     return out
+
+
+def _storage(data: dict[str, Any]) -> list[Row]:
+    fleet = f"{data['clusters']:,} clusters x {data['days']} days"
+    retention = data["retention"]
+    rows: list[Row] = []
+    if data["generated_here"]:  # else the pages section generated it and shows the row
+        rows.append(_generation("storage", f"generate {fleet}", data["generated"]))
+    rows += _storage_figure(data, "kept", f"everything kept, {fleet}")
+    oldest = data["oldest_prune"]
+    rows.append(
+        (
+            "storage",
+            "history_prune: the oldest collection of each cluster",
+            _n(oldest["seconds"], 1),
+            "",
+            "",
+            f"{oldest['runs']:,} runs, {oldest['result_sets']:,} result sets, "
+            f"{oldest['results']:,} results deleted (a daily prune deletes 4x the runs)",
+            "",
+            "",
+        )
+    )
+    detail = retention["detail_days"]
+    rows.append(
+        (
+            "storage",
+            f"retention check: {retention['check_clusters']} clusters, real history_prune "
+            f"({detail} days)",
+            _n(retention["check_prune_seconds"], 1),
+            "",
+            "",
+            "generator leaves the same rows (every column of every table)",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        _generation(
+            "storage", f"generate {fleet} as pruned to {detail} days", retention["generated"]
+        )
+    )
+    rows += _storage_figure(
+        data, "pruned", f"{detail}-day detail + daily rollups (what history_prune leaves)"
+    )
+    return rows
+
+
+def _generation(section: str, case: str, built: dict[str, Any]) -> Row:
+    return (
+        section,
+        case,
+        _n(built["seconds"], 1),
+        _n(built.get("cpu_seconds"), 1),
+        "",
+        f"{sum(built['rows'].values()):,} rows, {built['rows_per_second'] or 0:,} rows/s; "
+        f"fleet days {_n(built['fleet_days']['seconds'], 1)} s",
+        "",
+        "",
+    )
+
+
+def _storage_figure(data: dict[str, Any], key: str, case: str) -> list[Row]:
+    measured = data[key]
+    if "bytes" not in measured:
+        size = measured.get("sqlite_file_bytes")
+        note = f"n/a (SQLite; file {size / 1e6:,.1f} MB)" if size else "n/a (SQLite)"
+        return [("storage", case, "", "", "", note, "", "")]
+    target = data["target_bytes_per_cluster_year"]
+    per_year = measured["bytes_per_cluster_year"]
+    rows: list[Row] = [
+        (
+            "storage",
+            case,
+            "",
+            "",
+            "",
+            f"{per_year / 1e6:,.2f} MB per cluster-year = {per_year / 1e6:,.2f} GB per 1,000 "
+            f"({per_year / target:,.2f}x target; {measured['bytes'] / 1e9:,.2f} GB "
+            f"for {data['cluster_years']:,.0f})",
+            "<= 2 GB per 1,000 cluster-years",
+            _ok(per_year <= target),
+        )
+    ]
+    top = ", ".join(f"{t['table']} {t['bytes'] / 1e6:,.0f} MB" for t in measured["tables"][:5])
+    rows.append(("storage", f"{key}: largest tables", "", "", "", top, "", ""))
+    for table, columns in measured.get("columns", {}).items():
+        largest = ", ".join(
+            f"{name} {size / 1e6:,.0f} MB" for name, size in list(columns.items())[:5]
+        )
+        rows.append(("storage", f"{key}: {table} columns", "", "", "", largest, "", ""))
+    per = measured.get("per_collection_bytes", {})
+    if per and key == "kept":
+        rows.append(
+            (
+                "storage",
+                "kept: one more unchanged collection",
+                "",
+                "",
+                "",
+                " + ".join(f"{name} {size:,} B" for name, size in per.items())
+                + " (average row with its indexes)",
+                "",
+                "",
+            )
+        )
+    return rows
 
 
 def _scaleout(data: dict[str, Any]) -> list[Row]:

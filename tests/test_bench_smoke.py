@@ -30,6 +30,12 @@ def test_bench_smoke_prints_the_table(tmp_path: Path) -> None:
     header = next(line for line in lines if line.startswith("| section"))
     for column in ("case", "wall s", "CPU s", "peak RSS MB", "value", "target", "ok"):
         assert column in header
-    for section in ("collection", "pages", "scale-out"):
+    for section in ("collection", "pages", "storage", "scale-out"):
         assert any(line.startswith(f"| {section} ") for line in lines), section
+    # The generated history is the real write path's: bench.history checks it against
+    # result_set_store, findings and history_prune, and would have failed the run otherwise.
+    assert any("generator leaves the same rows" in line for line in lines)
+    cases = {tuple(cell.strip() for cell in line.split("|")[1:3]) for line in lines}
+    for page in ("fleet", "cluster", "cluster trends 1y", "fleet trends 1y", "checklist"):
+        assert ("pages", f"{page} page: queries") in cases, page
     assert results.is_file()
