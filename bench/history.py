@@ -300,7 +300,10 @@ def fleet_days_write(*, days: int, now: datetime) -> dict[str, Any]:
     started = time.perf_counter()
     services.fleet_day_refresh(day=end, now=now)
     real_seconds = time.perf_counter() - started
-    names = [f.attname for f in FleetDay._meta.concrete_fields if f.attname != "id"]
+    # time_to_fix is only known to the real refresh (it summarises today's findings).
+    names = [
+        f.attname for f in FleetDay._meta.concrete_fields if f.attname not in ("id", "time_to_fix")
+    ]
     mine = sorted(tuple(getattr(f, n) for n in names) for f in fleet_days if f.day == end)
     real = sorted(FleetDay.objects.filter(day=end).values_list(*names))
     if mine != real:
@@ -631,6 +634,7 @@ class _ClusterHistory:
     def generate(self) -> tuple[int, int]:
         """Append every row of this cluster's history: (latest run id, latest evaluation id)."""
         from clusters.models import CollectionRun
+        from history.services import area_score_map
         from posture.models import Evaluation
 
         plan, rng, ids = self.plan, self.rng, self.ids
@@ -688,7 +692,8 @@ class _ClusterHistory:
             if score is not None:
                 lowest = day["lowest_score"]
                 day["lowest_score"] = score if lowest is None else min(lowest, score)
-            day["area_scores"], day["open_findings"] = area_scores, open_findings
+            day["area_scores"] = area_score_map(area_scores)
+            day["open_findings"] = open_findings
             day["opened"] += opened
             day["resolved"] += resolved
             day["kubernetes_version"] = self._version

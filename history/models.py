@@ -34,7 +34,7 @@ class ClusterDay(models.Model):
     score = models.FloatField(null=True)
     lowest_score = models.FloatField(null=True)
     coverage = models.FloatField(default=0.0)
-    area_scores = models.JSONField(default=dict)
+    area_scores = models.JSONField(default=dict)  # {area: score}, without the tallies
     open_findings = models.JSONField(default=dict)  # {"critical": 2, ...} at the day's end
     opened = models.PositiveIntegerField(default=0)  # new or reopened during the day
     resolved = models.PositiveIntegerField(default=0)
@@ -74,6 +74,9 @@ class FleetDay(models.Model):
     open_findings = models.JSONField(default=dict)
     opened = models.PositiveIntegerField(default=0)
     resolved = models.PositiveIntegerField(default=0)
+    # posture.models.fix_summary of the scope's findings when the day was refreshed as today:
+    # fleet-wide time to fix aggregates every finding, too slow to compute per page view.
+    time_to_fix = models.JSONField(default=dict)
     refreshed_at = models.DateTimeField()
 
     class Meta:

@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -83,9 +83,17 @@ def _copy_state(row: ClusterDay, evaluation: Evaluation) -> None:
     row.evaluation = evaluation
     row.score = evaluation.score
     row.coverage = evaluation.coverage
-    row.area_scores = evaluation.area_scores
+    row.area_scores = area_score_map(evaluation.area_scores)
     row.open_findings = evaluation.open_findings
     row.kubernetes_version = evaluation.run.kubernetes_version
+
+
+def area_score_map(area_scores: dict[str, Any]) -> dict[str, float | None]:
+    """{area: score}: a rollup kept for years needs the score, not the evaluation's tallies."""
+    return {
+        area: tally.get("score") if isinstance(tally, dict) else tally
+        for area, tally in area_scores.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -116,15 +124,24 @@ def fleet_day_refresh(*, day: date, now: datetime | None = None) -> FleetDay:
     refreshed_at = now or timezone.now()
     scopes = {"": list(latest.values())}
     scopes.update((env, scoped) for env, scoped in by_environment.items() if env)
+    is_today = day == timezone.localtime(refreshed_at).date()
     for environment, scoped in scopes.items():
-        FleetDay.objects.update_or_create(
-            day=day,
-            environment=environment,
-            defaults={**_fleet_values(_figures(scoped, day)), "refreshed_at": refreshed_at},
-        )
+        values = {**_fleet_values(_figures(scoped, day)), "refreshed_at": refreshed_at}
+        if is_today:  # findings say how things stand now, not on a past day
+            values["time_to_fix"] = _scope_fix_summary(environment)
+        FleetDay.objects.update_or_create(day=day, environment=environment, defaults=values)
     # An environment with no cluster left that week keeps no stale row for the day.
     FleetDay.objects.filter(day=day).exclude(environment__in=scopes).delete()
     return FleetDay.objects.get(day=day, environment="")
+
+
+def _scope_fix_summary(environment: str) -> dict[str, Any]:
+    from posture.models import Finding, fix_summary
+
+    findings = Finding.objects.all()
+    if environment:
+        findings = findings.filter(cluster__environment=environment)
+    return dict(fix_summary(findings))
 
 
 def fleet_days_refresh(*, start: date, end: date) -> int:

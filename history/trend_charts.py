@@ -195,7 +195,7 @@ def findings_chart(
     ]
     svg = stacked_area_chart(
         title=title,
-        buckets=buckets,
+        buckets=_week_ends(buckets) if weekly else buckets,
         categories=categories,
         width=WIDTH,
         height=HEIGHT,
@@ -256,6 +256,33 @@ def flow_chart(
     )
 
 
+def _points(
+    days: Sequence[date], values: Mapping[date, float | None], *, weekly: bool
+) -> list[Point]:
+    """A point a day; for long periods a point a week, at its last day with data.
+
+    365 daily points are thinner than a pixel at chart width and cost most of a page's time
+    to draw; the week's last value is what its table row shows too. An empty week is a gap.
+    """
+    if not weekly:
+        return [Point(day, values.get(day)) for day in days]
+    weeks: dict[date, Point] = {}
+    for day in days:
+        value = values.get(day)
+        current = weeks.get(week_of(day))
+        if value is not None or current is None or current.value is None:
+            weeks[week_of(day)] = Point(day, value)
+    return list(weeks.values())
+
+
+def _week_ends(buckets: Sequence[Bucket]) -> list[Bucket]:
+    """The last bucket of each week (buckets exist only for days with data)."""
+    weeks: dict[date, Bucket] = {}
+    for bucket in buckets:
+        weeks[week_of(bucket.at if isinstance(bucket.at, date) else bucket.at.date())] = bucket
+    return list(weeks.values())
+
+
 def line_table_chart(
     *,
     title: str,
@@ -276,7 +303,7 @@ def line_table_chart(
     svg = line_chart(
         title=title,
         series=[
-            Series(name, [Point(day, values.get(day)) for day in days], css_class)
+            Series(name, _points(days, values, weekly=weekly), css_class)
             for name, css_class, values in series
         ],
         markers=markers,

@@ -12,11 +12,12 @@ collected is unknown that day, not perfect and not empty.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from charts import (
@@ -36,7 +37,7 @@ from history.trend_charts import (
     percent_text,
 )
 from posture.checks.base import Area, Severity
-from posture.models import Finding, FindingQuerySet
+from posture.models import Finding, FindingQuerySet, fix_summary
 
 # --- periods --------------------------------------------------------------------------------
 
@@ -113,42 +114,36 @@ class ClusterTrend:
 # --- time to fix -----------------------------------------------------------------------------
 
 
-def _whole(value: object) -> int:
-    return value if isinstance(value, int) else 0
-
-
-def _duration(value: object) -> timedelta | None:
-    return value if isinstance(value, timedelta) else None
-
-
 def fix_rows(findings: FindingQuerySet, *, now: datetime) -> tuple[FixRow, ...]:
     """Per severity: fixed episodes and how long they took, and what is still open (2 queries)."""
-    fixed = findings.time_to_fix()
-    still_open: dict[str, tuple[int, datetime]] = {
-        severity: (count, oldest)
-        for severity, count, oldest in findings.open()
-        .values("severity")
-        .annotate(count=Count("id"), oldest=Min("opened_at"))
-        .values_list("severity", "count", "oldest")
-        .order_by()
-    }
+    return fix_rows_from(fix_summary(findings), now=now)
+
+
+def fix_rows_from(summary: Mapping[str, Mapping[str, Any]], *, now: datetime) -> tuple[FixRow, ...]:
+    """The time-to-fix table from a `fix_summary` (computed now, or kept on a FleetDay)."""
     order = {severity.value: -severity.rank for severity in Severity}
     rows = []
-    for severity in sorted({*fixed, *still_open}, key=lambda s: (order.get(s, 1), s)):
-        done = fixed.get(severity, {})
-        count, oldest = still_open.get(severity, (0, None))
+    for severity in sorted(summary, key=lambda s: (order.get(s, 1), s)):
+        entry = summary[severity]
+        oldest = entry.get("oldest_open_at")
         rows.append(
             FixRow(
                 severity=severity,
                 label=severity.capitalize(),
-                open=count,
-                oldest_open=duration_text(now - oldest) if oldest else GAP,
-                fixed=_whole(done.get("fixed")),
-                average=duration_text(_duration(done.get("average"))),
-                longest=duration_text(_duration(done.get("longest"))),
+                open=int(entry.get("open") or 0),
+                oldest_open=duration_text(now - datetime.fromisoformat(oldest)) if oldest else GAP,
+                fixed=int(entry.get("fixed") or 0),
+                average=_seconds_text(entry.get("average_seconds")),
+                longest=_seconds_text(entry.get("longest_seconds")),
             )
         )
     return tuple(rows)
+
+
+def _seconds_text(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return GAP
+    return duration_text(timedelta(seconds=seconds))
 
 
 # --- one cluster -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clusters.tests.factories import make_cluster
 from history.models import ClusterDay, FleetDay
-from history.services import fleet_days_refresh
+from history.services import fleet_day_refresh, fleet_days_refresh
 from history.tests.test_trends import chart, finding
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +101,7 @@ def test_it_narrows_to_one_environment_from_its_fleet_days(engineer, fleet):
         opened_at=opened,
         resolved_at=opened + timedelta(hours=3),
     )
+    fleet_day_refresh(day=timezone.localdate())  # the beat's refresh keeps time to fix
 
     response = engineer.get(url(environment="production", range="30d"))
 
@@ -226,9 +227,24 @@ def test_it_runs_the_same_few_queries_for_2_and_20_clusters(engineer):
     large = [count_queries(engineer, address) for address in addresses]
 
     assert small == large
-    # Six for the page (environments, series, latest FleetDay, the week, time to fix x2), the
-    # rest for the session, the user, permissions and the context processors.
-    assert max(large) <= 12
+    # Four for the page (environments, series, latest FleetDay with its time to fix, the
+    # week), the rest for the session, the user, permissions and the context processors.
+    assert max(large) <= 10
+
+
+def test_it_computes_time_to_fix_itself_until_todays_fleet_day_exists(engineer, fleet):
+    FleetDay.objects.filter(day=timezone.localdate()).delete()
+    opened = timezone.now() - timedelta(days=2)
+    finding(fleet["stage"], 1, severity="high", opened_at=opened, resolved_at=opened)
+
+    live = count_queries(engineer, url())
+    fixes = {row.severity: row for row in engineer.get(url()).context["trend"].fixes}
+    fleet_day_refresh(day=timezone.localdate())
+
+    assert fixes["high"].fixed == 1
+    assert count_queries(engineer, url()) == live - 2
+    stored = {row.severity: row for row in engineer.get(url()).context["trend"].fixes}
+    assert stored == fixes
 
 
 def test_it_renders_no_inline_style_or_script(engineer, fleet):
