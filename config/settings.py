@@ -381,6 +381,10 @@ if RAMPART_HISTORY_DETAIL_DAYS < 1 or RAMPART_HISTORY_DAILY_DAYS < 0:
         "RAMPART_HISTORY_DETAIL_DAYS must be at least 1 and RAMPART_HISTORY_DAILY_DAYS at least 0"
     )
 
+# Trend pages keep their rendered charts this long (0 = not at all); a new collection of the
+# cluster shows at once, a waiver marker or the fleet's worst movers within this delay.
+RAMPART_TREND_CACHE_SECONDS = env_int("RAMPART_TREND_CACHE_SECONDS", 60)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -304,8 +304,9 @@ def count_queries(client, url: str) -> int:
     return len(queries)
 
 
-def test_it_runs_the_same_few_queries_however_long_the_history(engineer, cluster):
+def test_it_runs_the_same_few_queries_however_long_the_history(engineer, cluster, settings):
     """2 then 20 clusters (one year each): the page's query count does not move."""
+    settings.RAMPART_TREND_CACHE_SECONDS = 0  # count the work, not the cache
     for number in range(2):
         record_days(make_cluster(f"small-{number}"), days=365)
     record_days(cluster, days=365, version=lambda o: "v1.35.0" if o < 100 else "v1.34.0")
@@ -366,3 +367,20 @@ def test_it_lets_every_role_read_it_and_nobody_else(admin, engineer, auditor, ou
 
 def test_it_refuses_a_post(engineer, cluster):
     assert engineer.post(trends_url(cluster)).status_code == 405
+
+
+def test_it_serves_the_charts_from_cache_until_a_new_collection_lands(engineer, cluster):
+    from clusters.tests.factories import make_evaluation
+
+    record_days(cluster, days=30)
+    address = trends_url(cluster, "30d")
+    first = count_queries(engineer, address)
+    cached = engineer.get(address)
+
+    assert count_queries(engineer, address) < first
+    charts = re.findall(rb"<svg.*?</svg>", cached.content, re.DOTALL)
+    assert charts and charts == re.findall(
+        rb"<svg.*?</svg>", engineer.get(address).content, re.DOTALL
+    )
+    make_evaluation(cluster, results=[{"check_id": "test.latest-tags", "status": "fail"}])
+    assert count_queries(engineer, address) == first  # a new latest evaluation: rebuilt

@@ -3,9 +3,12 @@ and history.fleet_trends."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from clusters.views import get_cluster_for_user
@@ -19,8 +22,11 @@ def cluster_trends(request: HttpRequest, name: str) -> HttpResponse:
     period = period_get(request.GET.get("range"))
     context = {
         "cluster": cluster,
-        "trend": cluster_trend(cluster=cluster, period=period),
+        "period": period,
+        # Built only when the template's cached fragment is missing (see _cached_fragment).
+        "trend": SimpleLazyObject(lambda: cluster_trend(cluster=cluster, period=period)),
         "periods": PERIODS.values(),
+        **_cached_fragment(),
     }
     return render(request, "history/cluster_trends.html", context)
 
@@ -35,8 +41,24 @@ def fleet_trends(request: HttpRequest) -> HttpResponse:
         environment = ""  # an unknown environment shows the whole fleet, not an empty page
     period = period_get(request.GET.get("range"))
     context = {
-        "trend": fleet_trend(period=period, environment=environment),
+        "period": period,
+        "environment": environment,
+        "trend": SimpleLazyObject(lambda: fleet_trend(period=period, environment=environment)),
         "environments": environments,
         "periods": PERIODS.values(),
+        **_cached_fragment(),
     }
     return render(request, "history/fleet_trends.html", context)
+
+
+def _cached_fragment() -> dict[str, object]:
+    """What the templates' {% cache %} blocks key on besides the page's own arguments.
+
+    A year of trends costs some 50 ms to build and draw, and changes only when a collection
+    lands (the cluster's latest evaluation, part of its key) or the 15-minute fleet refresh
+    runs; waiver markers and worst movers may lag by RAMPART_TREND_CACHE_SECONDS.
+    """
+    return {
+        "trend_cache_seconds": settings.RAMPART_TREND_CACHE_SECONDS,
+        "today": timezone.localdate().isoformat(),
+    }
