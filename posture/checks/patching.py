@@ -79,10 +79,10 @@ def control_plane_eol(inventory: Inventory, context: CheckContext) -> Outcome:
         return Outcome.failed([control_plane_affected(detail)], with_note(summary, version))
     assert release is not None  # known status implies a catalogued minor
     if status == SupportStatus.MAINTENANCE:
-        days = (release.eol - today).days
+        # Dates only, no "in N days": a text that changes daily would defeat shared verdicts.
         return Outcome.passed(
             f"{version.minor_key} is in maintenance mode since {release.maintenance_start}: "
-            f"security fixes only, end of life on {release.eol} ({days} days): plan the upgrade"
+            f"security fixes only, end of life on {release.eol}: plan the upgrade"
         )
     return Outcome.passed(
         f"{version.minor_key} is supported; maintenance mode from {release.maintenance_start}, "

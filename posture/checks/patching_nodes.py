@@ -135,7 +135,11 @@ def skew_limit(kubelet: Version) -> int:
 
 
 def behind_text(catalog: Catalog, version: Version, today: date) -> str | None:
-    """'N patches behind X (since D, n days)', '' when current, None when not catalogued."""
+    """'N patches behind X (since D)', '' when current, None when not catalogued.
+
+    A date, not "n days ago": stored verdicts are shared while their text stays the same, and
+    a count that grows every day would store a new one per cluster per day.
+    """
     release = catalog.release(version.minor_key)
     if release is None:
         return None
@@ -146,7 +150,7 @@ def behind_text(catalog: Catalog, version: Version, today: date) -> str | None:
     text = f"{count} patch{'es' if count != 1 else ''} behind {release.latest_patch.upstream}"
     first_date = newer[0][1]
     if first_date is not None:
-        text += f" (a fix was available since {first_date}, {(today - first_date).days} days)"
+        text += f" (a fix was available since {first_date})"
     return text
 
 
