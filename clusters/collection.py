@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -100,6 +101,27 @@ def _inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
         raise CollectionFailed(str(exc)) from exc
 
 
+def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
+    """What a completed run records of its inventory: status, versions, counts, gaps."""
+    incomplete = {
+        key: status
+        for key, status in inventory.kind_status.items()
+        if status in (KindStatus.FORBIDDEN, KindStatus.ERROR, KindStatus.NOT_COLLECTED)
+    }
+    return {
+        "status": CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED,
+        "kubernetes_version": inventory.git_version or "",
+        "object_counts": inventory.counts(),
+        "kind_status": {key: str(value) for key, value in inventory.kind_status.items()},
+        "kind_errors": inventory.kind_errors,
+        "anonymous_probe": inventory.anonymous_probe,
+        "last_error": "; ".join(
+            f"{key}: {inventory.kind_errors.get(key, value)}"
+            for key, value in sorted(incomplete.items())
+        )[:5000],
+    }
+
+
 def run_execute(
     *,
     run_id: int,
@@ -159,29 +181,14 @@ def run_execute(
 
         evaluation_rescore(evaluation)
     evaluated = time.perf_counter()
-    incomplete = {
-        key: status
-        for key, status in inventory.kind_status.items()
-        if status in (KindStatus.FORBIDDEN, KindStatus.ERROR, KindStatus.NOT_COLLECTED)
-    }
-    status = CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED
     now = timezone.now()
     with transaction.atomic():
         CollectionRun.objects.filter(pk=run.pk).update(
-            status=status,
             finished_at=now,
             progress="",
             fetch_seconds=round(fetched - started, 3),
             evaluate_seconds=round(evaluated - fetched, 3),
-            kubernetes_version=inventory.git_version or "",
-            object_counts=inventory.counts(),
-            kind_status={key: str(value) for key, value in inventory.kind_status.items()},
-            kind_errors=inventory.kind_errors,
-            anonymous_probe=inventory.anonymous_probe,
-            last_error="; ".join(
-                f"{key}: {inventory.kind_errors.get(key, value)}"
-                for key, value in sorted(incomplete.items())
-            )[:5000],
+            **finished_run_fields(inventory),
         )
         Cluster.objects.filter(pk=run.cluster_id).update(
             latest_run=run, latest_evaluation=evaluation

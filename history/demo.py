@@ -31,7 +31,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import ADMIN, SECURITY_ENGINEER, roles_sync
-from clusters.inventory import Inventory, KindStatus
+from clusters.collection import finished_run_fields
+from clusters.inventory import Inventory
 from clusters.models import Cluster, CollectionRun
 from compliance.services import evaluation_rescore, waiver_approve, waiver_request
 from history.demo_stories import STORIES, Story, inventory_copy, story_day
@@ -119,28 +120,14 @@ def _run_create(
     *, cluster: Cluster, variant: Inventory, at: datetime, build_seconds: float
 ) -> CollectionRun:
     """A finished scheduled run as clusters.collection.run_execute would have stored it."""
-    incomplete = {
-        key: status
-        for key, status in variant.kind_status.items()
-        if status in (KindStatus.FORBIDDEN, KindStatus.ERROR, KindStatus.NOT_COLLECTED)
-    }
     return CollectionRun.objects.create(
         cluster=cluster,
-        status=CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED,
         trigger=CollectionRun.Trigger.SCHEDULE,
         created_at=at,
         started_at=at,
         finished_at=at + timedelta(seconds=2),
         fetch_seconds=round(build_seconds, 3),
-        kubernetes_version=variant.git_version or "",
-        object_counts=variant.counts(),
-        kind_status={key: str(value) for key, value in variant.kind_status.items()},
-        kind_errors=variant.kind_errors,
-        anonymous_probe=variant.anonymous_probe,
-        last_error="; ".join(
-            f"{key}: {variant.kind_errors.get(key, value)}"
-            for key, value in sorted(incomplete.items())
-        )[:5000],
+        **finished_run_fields(variant),
     )
 
 
