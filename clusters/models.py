@@ -20,6 +20,15 @@ class ClusterQuerySet(models.QuerySet["Cluster"]):
             Q(next_collection_at__isnull=True) | Q(next_collection_at__lte=now)
         )
 
+    def environments(self) -> list[str]:
+        """The environments clusters are registered in, sorted: what the filters offer."""
+        return list(
+            self.exclude(environment="")
+            .order_by("environment")
+            .values_list("environment", flat=True)
+            .distinct()
+        )
+
     def for_fleet(self) -> ClusterQuerySet:
         """What a fleet listing shows, and nothing more.
 

@@ -121,12 +121,7 @@ def fleet_clusters(*, filters: dict[str, str], now: Any = None) -> QuerySet[Clus
 def fleet(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("clusters.view_cluster"):
         raise PermissionDenied
-    environments = list(
-        Cluster.objects.exclude(environment="")
-        .order_by("environment")
-        .values_list("environment", flat=True)
-        .distinct()
-    )
+    environments = Cluster.objects.environments()
     form = FleetFilterForm(request.GET, environments=environments)
     filters = form.filters()
     page = Paginator(fleet_clusters(filters=filters), FLEET_PAGE_SIZE).get_page(

@@ -101,15 +101,6 @@ class _FleetPoint:
     resolved: int
 
 
-def environment_names() -> list[str]:
-    return list(
-        Cluster.objects.exclude(environment="")
-        .order_by("environment")
-        .values_list("environment", flat=True)
-        .distinct()
-    )
-
-
 def _fleet_points(environment: str, start: date, end: date) -> list[_FleetPoint]:
     """The fleet's (or one environment's) days, as the FleetDay rows recorded them."""
     rows = (

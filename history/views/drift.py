@@ -16,12 +16,7 @@ from posture.checks.base import Area
 def fleet_drift(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("clusters.view_cluster"):
         raise PermissionDenied
-    environments = list(
-        Cluster.objects.exclude(environment="")
-        .order_by("environment")
-        .values_list("environment", flat=True)
-        .distinct()
-    )
+    environments = Cluster.objects.environments()
     filters = drift.DriftFilters.from_query(request.GET, environments=environments)
     context = {
         "matrix": drift.drift_matrix(filters=filters, page_number=request.GET.get("page")),

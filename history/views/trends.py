@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
+from clusters.models import Cluster
 from clusters.views import get_cluster_for_user
-from history.fleet_trends import environment_names, fleet_trend
+from history.fleet_trends import fleet_trend
 from history.trends import PERIODS, cluster_trend, period_get
 
 
@@ -35,7 +36,7 @@ def cluster_trends(request: HttpRequest, name: str) -> HttpResponse:
 def fleet_trends(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("clusters.view_cluster"):
         raise PermissionDenied
-    environments = environment_names()
+    environments = Cluster.objects.environments()
     environment = request.GET.get("environment", "")
     if environment not in environments:
         environment = ""  # an unknown environment shows the whole fleet, not an empty page
