@@ -52,12 +52,7 @@ def day_record(
     if reconciled is not None:
         row.opened += len(reconciled.opened)
         row.resolved += len(reconciled.resolved)
-    if evaluation.score is not None:
-        row.lowest_score = (
-            evaluation.score
-            if row.lowest_score is None
-            else min(row.lowest_score, evaluation.score)
-        )
+    _lower_to(row, evaluation.score)
     if not later:  # an out-of-order evaluation counts but does not become the day's state
         _copy_state(row, evaluation)
         if kubernetes_version is not None:
@@ -70,13 +65,14 @@ def day_rescored(*, evaluation: Evaluation) -> None:
     """A waiver changed the evaluation's score: the day it ends shows the new one."""
     for row in ClusterDay.objects.filter(evaluation=evaluation):
         _copy_state(row, evaluation)
-        if evaluation.score is not None:
-            row.lowest_score = (
-                evaluation.score
-                if row.lowest_score is None
-                else min(row.lowest_score, evaluation.score)
-            )
+        _lower_to(row, evaluation.score)
         row.save()
+
+
+def _lower_to(row: ClusterDay, score: float | None) -> None:
+    """The day's lowest score takes in `score` (None: nothing judged, nothing to compare)."""
+    if score is not None:
+        row.lowest_score = score if row.lowest_score is None else min(row.lowest_score, score)
 
 
 def _copy_state(row: ClusterDay, evaluation: Evaluation) -> None:
