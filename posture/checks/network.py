@@ -109,7 +109,8 @@ def default_deny_egress_missing(inventory: Inventory, context: CheckContext) -> 
         "hostNetwork pods are skipped: NetworkPolicy does not apply to them. " + _SKIPPED
     ),
     remediation="Add a default-deny policy to the namespace, or a policy selecting these pods.",
-    needs=(*WORKLOAD_NEEDS, "networkpolicies"),
+    needs=("networkpolicies",),
+    evidence=WORKLOAD_NEEDS,
     references=(CIS("5.3.2"), CIS_GKE("4.3.2"), NSA_NETWORK),
 )
 def pods_unselected(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -145,7 +146,7 @@ def pods_unselected(inventory: Inventory, context: CheckContext) -> Outcome:
         "Use ClusterIP behind an Ingress or Gateway where possible; otherwise restrict "
         "loadBalancerSourceRanges, or make the load balancer internal."
     ),
-    needs=("services",),
+    evidence=("services",),
     references=(NSA_NETWORK, GKE("B1", title="Least-privilege VPC firewall rules")),
 )
 def exposed_services(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -181,7 +182,7 @@ def exposed_services(inventory: Inventory, context: CheckContext) -> Outcome:
         "Remove spec.externalIPs (use a LoadBalancer), and enable DenyServiceExternalIPs "
         "(GKE: --no-enable-service-externalips)."
     ),
-    needs=("services",),
+    evidence=("services",),
     references=(GKE("K3", title="Leave DenyServiceExternalIPs enabled"),),
 )
 def external_ips(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -230,7 +231,7 @@ def _host_covered(host: str, tls_hosts: set[str]) -> bool:
         "certificate (GKE managed or pre-shared certificates, AWS ALB certificate-arn)."
     ),
     remediation="Add a spec.tls entry for every host, e.g. with cert-manager or GKE managed certs.",
-    needs=("ingresses",),
+    evidence=("ingresses",),
     references=(
         NSA("Encryption", title="TLS everywhere"),
         CIS_GKE("5.6.7", title="Use Google-managed SSL certificates"),
@@ -305,7 +306,7 @@ SENSITIVE_INTERFACES = (
         "Put the interface behind ClusterIP and an authenticating proxy or VPN, or restrict "
         "loadBalancerSourceRanges to the admins' networks."
     ),
-    needs=(*WORKLOAD_NEEDS, "services"),
+    evidence=(*WORKLOAD_NEEDS, "services"),
     references=(NSA_NETWORK, NSA("Authentication & authorization")),
 )
 def sensitive_interfaces_exposed(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -378,4 +379,3 @@ def _meta(obj: JSON) -> JSON:
 
 
 # Registers the Kubernetes Dashboard checks with these; the catalog imports this module only.
-from posture.checks import network_dashboard  # noqa: E402, F401

@@ -121,7 +121,7 @@ def test_it_reads_the_partial_bundle_as_partial():
     for key in RBAC_KEYS:
         assert inventory.kind_status[key] != KindStatus.OK, key
     assert inventory.has("pods") and inventory.has("deployments")
-    rbac_checks = [r for r in results.values() if set(r.check.needs) & set(RBAC_KEYS)]
+    rbac_checks = [r for r in results.values() if set(r.check.inputs) & set(RBAC_KEYS)]
     assert rbac_checks, "no registered check needs RBAC objects"
     passed = [r.check.id for r in rbac_checks if r.status == Status.PASS]
     assert not passed, f"checks passed without the RBAC objects they need: {passed}"
