@@ -47,7 +47,8 @@ _KEPT_CONTAINER_STATUS = ("name", "image", "imageID", "ready", "restartCount")
 
 _KEPT_METADATA = ("name", "namespace", "uid", "labels")
 _KEPT_METADATA_AFTER = ("ownerReferences", "creationTimestamp")
-_KEPT_TOP = ("spec", "rules", "roleRef", "subjects", "webhooks", "handler", "scheduling")
+# `specs`: a CiliumNetworkPolicy may carry a list of rules beside (or instead of) its `spec`.
+_KEPT_TOP = ("spec", "specs", "rules", "roleRef", "subjects", "webhooks", "handler", "scheduling")
 
 
 def trim(key: str, obj: JSON) -> JSON:
