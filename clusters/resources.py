@@ -122,6 +122,7 @@ RESOURCES: tuple[Resource, ...] = (
         "VulnerabilityReport",
         True,
         optional=True,
+        custom=True,
     ),
     # Policy engines beside (or instead of) Kubernetes NetworkPolicy. Calico is read from the
     # crd.projectcalico.org/v1 CRDs that store it, and from projectcalico.org/v3 only where that

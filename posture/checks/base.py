@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from clusters.inventory import Inventory, KindStatus, gc_paused
+from clusters.resources import BY_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -216,10 +217,16 @@ _MISSING_WORDS = {
 
 
 def missing_reason(check: Check, inventory: Inventory) -> str | None:
-    """Why this check cannot be judged on this inventory, or None when it can."""
+    """Why this check cannot be judged on this inventory, or None when it can.
+
+    An optional resource (an add-on CRD) that the cluster does not serve is known to be absent:
+    collected and empty, so it never makes a check unknown.
+    """
     reasons = []
     for key in check.needs:
         status = inventory.kind_status.get(key, KindStatus.NOT_COLLECTED)
+        if status == KindStatus.NOT_SERVED and key in BY_KEY and BY_KEY[key].optional:
+            continue
         if status != KindStatus.OK:
             detail = inventory.kind_errors.get(key, "")
             reasons.append(f"{key} {_MISSING_WORDS[status]}" + (f" ({detail})" if detail else ""))
