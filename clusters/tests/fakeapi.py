@@ -100,6 +100,7 @@ class FakeApiServer:
         not_served: Iterable[str] = (),
         malformed: Iterable[str] = (),
         tls: ssl.SSLContext | None = None,
+        discovery_status: int = 200,
     ) -> None:
         # A kind absent from `objects` is answered 404 rather than with an empty list: a fake
         # built from a bundle lacking pods.json must not claim the cluster has no pods.
@@ -116,6 +117,7 @@ class FakeApiServer:
         self.not_served = set(not_served)
         self.malformed = set(malformed)  # kinds answered 200 with a truncated body
         self.tls = tls  # a server-side context: serve https, e.g. to test CAs and SNI
+        self.discovery_status = discovery_status  # what GET /apis answers (e.g. 403)
         self.requests: list[str] = []  # "GET /api/v1/pods?limit=500", in order received
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -292,6 +294,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, orjson.dumps(fake.version))
         elif path == "/api":
             self._send(200, _api_versions())
+        elif path == "/apis" and fake.discovery_status != 200:
+            code = fake.discovery_status
+            message = (
+                f'forbidden: User "{SERVICE_ACCOUNT}" cannot get path "/apis"'
+                if code == 403
+                else "Internal error occurred: discovery failed"
+            )
+            self._send(code, status_body(code, message))
         elif path == "/apis":
             self._send(200, _api_group_list(fake))
         elif path in _BY_PATH and fake.serves(_BY_PATH[path]):
