@@ -158,9 +158,10 @@ def _build_index(inventory: Inventory) -> Index:
     keys = sources(inventory).keys
     built = Index(present=bool(keys))
     for key in keys:
-        kind = "Calico GlobalNetworkPolicy" if key in (STORAGE_GLOBAL, API_GLOBAL) else None
+        is_global = key in (STORAGE_GLOBAL, API_GLOBAL)
+        kind = "Calico GlobalNetworkPolicy" if is_global else "Calico NetworkPolicy"
         for obj in inventory.items(key):
-            policy = _calico_policy(obj, kind or "Calico NetworkPolicy", is_global=bool(kind))
+            policy = _calico_policy(obj, kind, is_global=is_global)
             if policy is not None:
                 _add(built, policy)
     if built.present and inventory.has("networkpolicies"):

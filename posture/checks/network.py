@@ -131,7 +131,7 @@ def _default_deny_outcome(
 
 
 def _tally(policies: list[str]) -> str:
-    """ " (NetworkPolicy in 3, CiliumClusterwideNetworkPolicy in 1)": the kinds that decided."""
+    """The kinds of policy that decided, e.g. ` (NetworkPolicy in 3, CiliumNetworkPolicy in 1)`."""
     kinds = Counter(policy.rpartition(" ")[0] for policy in policies)
     return (
         f" ({', '.join(f'{kind} in {count}' for kind, count in kinds.most_common())})"
