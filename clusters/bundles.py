@@ -1,10 +1,12 @@
 """Evidence bundles: `kubectl get <kind> -A -o json` outputs plus `version.json`.
 
 A bundle is a directory, a `.tar.gz` or a `.zip`. Each file's kind is read from its content
-(the items' `kind`, else the list's kind) rather than trusted from its name, so any
-`kubectl ... -o json > file` works. A resource with no file was not collected: its checks are
-unknown. Archives are read member by member with size limits, never extracted to disk, so a
-hostile archive cannot write outside a folder or fill the disk.
+(the items' `kind` within their apiVersion's group, else the list's kind) rather than trusted
+from its name, so any `kubectl ... -o json > file` works; a custom resource's file is
+`<plural>.<group>.json`. A resource with no file was not collected: its checks are unknown,
+except an add-on CRD's resource when the bundle's customresourcedefinitions.json shows that CRD
+is not installed (then it is not served). Archives are read member by member with size limits,
+never extracted to disk, so a hostile archive cannot write outside a folder or fill the disk.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import orjson
 
 from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
-from clusters.resources import BY_KEY, BY_KIND, RESOURCES
+from clusters.resources import BY_GROUP_KIND, BY_KEY, BY_KIND, RESOURCES, Resource
 
 # One member may be large (50,000 pods is ~1 GB of kubectl JSON); the whole bundle is capped by
 # the upload limit before it gets here.
@@ -95,16 +97,36 @@ def resource_key(name: str, document: JSON) -> str | None:
     items = document.get("items")
     if isinstance(items, list):
         for item in items:
-            kind = item.get("kind") if isinstance(item, dict) else None
-            if kind in BY_KIND:
-                return BY_KIND[kind].key
+            if isinstance(item, dict) and (found := _resource_of(item)) is not None:
+                return found.key
         list_kind = str(document.get("kind", ""))
-        if list_kind.endswith("List") and list_kind[: -len("List")] in BY_KIND:
-            return BY_KIND[list_kind[: -len("List")]].key
-    elif document.get("kind") in BY_KIND:
-        return BY_KIND[str(document["kind"])].key  # a single object, `kubectl get x -o json`
+        if list_kind.endswith("List") and list_kind != "List":
+            found = _resource_of({**document, "kind": list_kind.removesuffix("List")})
+            if found is not None:
+                return found.key
+    elif (found := _resource_of(document)) is not None:
+        return found.key  # a single object, `kubectl get x -o json`
     stem = name.removesuffix(".json").lower()
     return stem if stem in BY_KEY else None
+
+
+def _resource_of(obj: JSON) -> Resource | None:
+    """The resource of an object (or a typed list) by its kind within its apiVersion's group.
+
+    Calico's `NetworkPolicy` (crd.projectcalico.org) is not Kubernetes' (networking.k8s.io).
+    An object without an apiVersion is taken for the built-in kind of that name.
+    """
+    kind = obj.get("kind")
+    if not isinstance(kind, str):
+        return None
+    api_version = obj.get("apiVersion")
+    if not isinstance(api_version, str) or not api_version:
+        return BY_KIND.get(kind)
+    group = api_version.rpartition("/")[0]  # "" for the core group's "v1"
+    found = BY_GROUP_KIND.get((group, kind))
+    if found is None and kind in BY_KIND and not BY_KIND[kind].custom:
+        found = BY_KIND[kind]  # an older group of a built-in kind (extensions/v1beta1)
+    return found
 
 
 def read_bundle(path: Path) -> Inventory:
@@ -155,6 +177,7 @@ def _read_bundle(path: Path) -> Inventory:
             inventory.set_objects(key, trimmed)
     if not seen_any and not problems:
         raise BundleError(f"{path.name} holds no kubectl JSON output")
+    installed = _installed_crds(inventory)
     for resource in RESOURCES:
         if inventory.has(resource.key):
             continue
@@ -162,11 +185,37 @@ def _read_bundle(path: Path) -> Inventory:
             inventory.set_missing(resource.key, KindStatus.ERROR, problems[resource.key])
         elif resource.key in recorded:
             inventory.set_missing(resource.key, *recorded[resource.key])
+        elif resource.custom and installed is not None and resource_crd(resource) not in installed:
+            # A definitive absence: the cluster's CRD list, collected with the bundle, lacks it.
+            inventory.set_missing(
+                resource.key,
+                KindStatus.NOT_SERVED,
+                f"{resource.key}.json is not in the bundle and customresourcedefinitions.json "
+                f"lists no {resource_crd(resource)} CRD: the add-on is not installed",
+            )
         else:
             inventory.set_missing(
                 resource.key, KindStatus.NOT_COLLECTED, f"{resource.key}.json is not in the bundle"
             )
     return inventory
+
+
+def resource_crd(resource: Resource) -> str:
+    """The name of the CRD that serves a custom resource: `<plural>.<group>`."""
+    return f"{resource.plural}.{resource.group}"
+
+
+def _installed_crds(inventory: Inventory) -> frozenset[str] | None:
+    """`<plural>.<group>` of each CRD the bundle lists; None when the CRD list was not collected."""
+    if not inventory.has("customresourcedefinitions"):
+        return None
+    installed = set()
+    for crd in inventory.items("customresourcedefinitions"):
+        spec = crd.get("spec") or {}
+        plural = (spec.get("names") or {}).get("plural")
+        if plural and spec.get("group"):
+            installed.add(f"{plural}.{spec['group']}")
+    return frozenset(installed)
 
 
 def recorded_errors(content: bytes) -> dict[str, tuple[KindStatus, str]]:
