@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "compliance",
     "alerts",
     "history",
+    "backups",
 ]
 
 MIDDLEWARE = [
@@ -169,6 +170,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a real worker process in the test suite sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-rampart.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# `manage.py backup` writes fixtures with microsecond timestamps (Django's JSON keeps ms).
+SERIALIZATION_MODULES = {"rampartjson": "backups.serializer"}
 
 CACHES = {
     "default": {
