@@ -3,8 +3,8 @@ cluster (over real HTTP, against the fake API server) and a bundle cluster, coll
 attest with an evidence file, `manage.py backup`, wipe the database and the data folder,
 `migrate`, `manage.py restore`, and find the same posture, credentials that decrypt (a new
 live collection succeeds) and the evidence file downloadable. Without the encryption keys the
-restore says which clusters' credentials are unreadable, and their collections fail in one
-clear line.
+restore says which clusters' credentials are unreadable, their collections fail in one clear
+line, and `update_kubeconfig` brings them back with their history.
 
 Each step is a `manage.py` process with its own database: the suite's own test database is
 never touched, and both engines are covered whichever one the suite runs on.
@@ -203,6 +203,9 @@ def test_it_restores_the_same_posture_credentials_and_evidence(engine, tmp_path)
         keyless = elsewhere.manage("restore", str(backup))
         keyless_state = elsewhere.shell(INSPECT)
         keyless_collect = elsewhere.manage("collect", "prod-eu", "--sync", check=False)
+        # Registering the credentials again keeps the cluster's history.
+        elsewhere.manage("update_kubeconfig", "prod-eu", "--kubeconfig", str(kubeconfig))
+        recovered = elsewhere.manage("collect", "prod-eu", "--sync")
 
     assert "Backed up" in made.stdout and "not in the backup" in made.stdout
     assert oct(backup.stat().st_mode & 0o777) == "0o600"
@@ -222,6 +225,7 @@ def test_it_restores_the_same_posture_credentials_and_evidence(engine, tmp_path)
     assert keyless_collect.returncode == 1
     assert "cannot be decrypted with any configured key" in keyless_collect.stderr
     assert "Traceback" not in keyless_collect.stderr
+    assert "Succeeded" in recovered.stdout or "Partial" in recovered.stdout
 
 
 def test_it_refuses_to_restore_over_an_installation_in_use(tmp_path):

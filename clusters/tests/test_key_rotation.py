@@ -67,3 +67,20 @@ def test_it_refuses_to_rotate_when_the_old_key_was_dropped_first(settings):
     call_command("rotate_encryption_keys", stdout=StringIO())
     settings.RAMPART_ENCRYPTION_KEYS = [NEW]
     assert services.cluster_credentials(Cluster.objects.get(name="prod-eu")).token == TOKEN
+
+
+def test_it_gives_a_cluster_new_credentials_keeping_its_history(settings, tmp_path):
+    settings.RAMPART_ENCRYPTION_KEYS = [OLD]
+    cluster = register("prod-eu")
+    settings.RAMPART_ENCRYPTION_KEYS = [NEW]  # the old key is lost: credentials unreadable
+    fresh = tmp_path / "kubeconfig.yaml"
+    fresh.write_text(kubeconfig(token="a-brand-new-reader-token"))
+
+    call_command("update_kubeconfig", "prod-eu", "--kubeconfig", str(fresh), stdout=StringIO())
+
+    again = Cluster.objects.get(pk=cluster.pk)
+    assert services.cluster_credentials(again).token == "a-brand-new-reader-token"
+    with pytest.raises(CommandError, match="no cluster named 'nope'"):
+        call_command("update_kubeconfig", "nope", "--kubeconfig", str(fresh))
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("update_kubeconfig", "prod-eu", "--kubeconfig", str(tmp_path / "absent"))
