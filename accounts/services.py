@@ -29,10 +29,13 @@ def user_create(
 
 def user_role_set(*, user: AbstractUser, role: str) -> None:
     """Give the user exactly this role ("" for none); groups that are not roles stay as they are."""
-    roles_sync()
     user.groups.remove(*Group.objects.filter(name__in=ROLE_ORDER).exclude(name=role))
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        group = Group.objects.filter(name=role).first()
+        if group is None:  # a database whose role groups were deleted: make them again
+            roles_sync()
+            group = Group.objects.get(name=role)
+        user.groups.add(group)
     is_staff = role == ADMIN or user.is_superuser
     if user.is_staff != is_staff:
         user.is_staff = is_staff

@@ -23,6 +23,7 @@ import orjson
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection, models, transaction
 from django.db.migrations.recorder import MigrationRecorder
@@ -254,6 +255,8 @@ def _restore(opened: fmt.Opened, *, replace: bool) -> RestoreSummary:
             target = media_root / staged.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             staged.replace(target)
+        # Cached pages (trends, fragments) describe the database that was replaced.
+        cache.clear()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if dump is not None:

@@ -242,7 +242,6 @@ OIDC_RP_SCOPES = env_str("RAMPART_OIDC_SCOPES", "openid email profile")
 OIDC_USE_PKCE = True  # the code is useless to whoever intercepts the redirect
 OIDC_TIMEOUT = env_int("RAMPART_OIDC_TIMEOUT", 10)
 OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
-LOGIN_REDIRECT_URL_FAILURE = "login"
 # The claim listing a person's groups, and which group grants which role (roles: admin,
 # security_engineer, auditor). The role is recomputed at every sign-in; no mapped group, no role.
 RAMPART_OIDC_GROUPS_CLAIM = env_str("RAMPART_OIDC_GROUPS_CLAIM", "groups")
