@@ -94,8 +94,7 @@ def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
         key: status
         for key, status in inventory.kind_status.items()
         # An extra input (provider data, node results) that was simply not supplied is normal.
-        if status in INCOMPLETE
-        and not (key in EXTRA_INPUTS and status == KindStatus.NOT_COLLECTED)
+        if status in INCOMPLETE and not (key in EXTRA_INPUTS and status == KindStatus.NOT_COLLECTED)
     }
     return {
         "status": CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED,
