@@ -18,40 +18,34 @@ from bench.changes import plan_change
 from bench.floor import fetch_pods
 from bench.proc import ROOT, child_env, run_measured
 from bench.synth import synthetic_cluster
-from posture.findings import observed_findings
 
 
 def _app_context(spec: dict[str, Any]) -> Any:
     return spec["containers"][0].get("securityContext")
 
 
-def test_it_makes_a_cluster_with_about_ten_open_findings_a_pod() -> None:
-    from clusters.inventory import Inventory, trim
-    from posture import checks  # noqa: F401  (registers every check)
-    from posture.checks.base import run_all
-    from posture.services import check_context
+def test_it_makes_templates_that_fail_several_checks_and_pods_of_real_size() -> None:
+    # How many findings that makes is counted where it matters, in the database after a real
+    # collect --sync (tests/test_bench_smoke.py).
+    objects, _ = synthetic_cluster(600, seed=1, shape="findings")
+    templates = [d["spec"]["template"]["spec"] for d in objects["deployments"]]
 
-    objects, version = synthetic_cluster(600, seed=1, shape="findings")
-    inventory = Inventory(source="bench")
-    inventory.version = version
-    for key, items in objects.items():
-        inventory.set_objects(key, [trim(key, item) for item in items])
-    fingerprints = {
-        fingerprint
-        for result in run_all(inventory, check_context())
-        if result.status.value == "fail"
-        for fingerprint in observed_findings(
-            result.check.id, [a.as_dict() for a in result.outcome.affected]
-        )
-    }
-
-    assert {len(d["spec"]["template"]["spec"]["containers"]) for d in objects["deployments"]} == {3}
+    assert {len(t["containers"]) for t in templates} == {3}
     assert {d["spec"]["replicas"] for d in objects["deployments"]} == {1, 2}
-    assert 8 <= len(fingerprints) / 600 <= 12
-    # Pods are as big as real ones: the bulk is what the trim drops.
+    unhardened = [t for t in templates if "securityContext" not in t["containers"][0]]
+    assert len(unhardened) > len(templates) / 3
+    assert all("@sha256:" not in t["containers"][0]["image"] for t in templates)
+    assert any(t["containers"][0].get("securityContext") == {"privileged": True} for t in templates)
+    assert any(v.get("hostPath") for t in templates for v in t["volumes"])
+    # Pods as stored: the bulk is what the trim drops.
     pod = objects["pods"][0]
-    assert pod["metadata"]["managedFields"] and pod["status"]["containerStatuses"]
+    assert 10_000 < len(orjson.dumps(pod)) < 30_000
+    assert {m["manager"] for m in pod["metadata"]["managedFields"]} == {
+        "kube-controller-manager",
+        "kubelet",
+    }
     assert "kubectl.kubernetes.io/last-applied-configuration" in pod["metadata"]["annotations"]
+    assert pod["spec"]["volumes"][-1]["name"].startswith("kube-api-access-")
 
 
 def test_it_keeps_the_default_shape_as_it_was() -> None:

@@ -47,7 +47,8 @@ def test_bench_smoke_prints_the_table(tmp_path: Path) -> None:
         assert float(row[2]) > 0 and float(row[4].replace(",", "")) > 0, row
         if mode not in ("floor", "start-up"):
             assert "x floor; " in row[5] and "open findings" in row[5], row
-            assert int(row[5].split("; ")[1].split()[0].replace(",", "")) > 2000, row
+            # Findings-heavy: several open findings a pod (about ten with today's checks).
+            assert int(row[5].split("; ")[1].split()[0].replace(",", "")) >= 5 * 300, row
     # The generated history is the real write path's: bench.history checks it against
     # result_set_store, findings and history_prune, and would have failed the run otherwise.
     assert any("generator leaves the same rows" in line for line in lines)
