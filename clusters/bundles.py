@@ -20,13 +20,22 @@ from pathlib import Path, PurePosixPath
 import orjson
 
 from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
+from clusters.providers import (
+    BY_BUNDLE_FILE,
+    BY_EXTRA_FILE,
+    PROVIDERS,
+    DocumentError,
+    Provider,
+    document_checked,
+    provider_missing,
+    provider_set,
+)
 from clusters.resources import BY_GROUP_KIND, BY_KEY, BY_KIND, RESOURCES, Resource
 
 # One member may be large (50,000 pods is ~1 GB of kubectl JSON); the whole bundle is capped by
 # the upload limit before it gets here.
 MAX_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
 MAX_MEMBERS = 500
-PROVIDER_FILES = {"gke-cluster.json": "gke"}
 # Written by scripts/collect-bundle.sh: "key<TAB>forbidden|not_served|error<TAB>message" per line,
 # so a bundle says *why* a kind is missing (forbidden is not the same as not installed).
 ERRORS_FILE = "collection-errors.txt"
@@ -138,6 +147,7 @@ def _read_bundle(path: Path) -> Inventory:
     inventory = Inventory(source=f"bundle {path.name}")
     problems: dict[str, str] = {}
     recorded: dict[str, tuple[KindStatus, str]] = {}
+    provider_files: dict[str, JSON] = {}  # bundle file name -> its document
     seen_any = False
     for name, content in _members(path):
         lower = name.lower()
@@ -152,6 +162,8 @@ def _read_bundle(path: Path) -> Inventory:
                 problems[key] = f"{name} is not valid JSON (truncated?): {exc}"
             elif lower == "version.json":
                 problems["version"] = f"version.json is not valid JSON: {exc}"
+            elif lower in BY_BUNDLE_FILE:
+                problems[lower] = f"{name} is not valid JSON (truncated?): {exc}"
             continue
         del content
         if not isinstance(document, dict):
@@ -160,8 +172,8 @@ def _read_bundle(path: Path) -> Inventory:
         if lower == "version.json":
             inventory.version = document if "gitVersion" in document else None
             continue
-        if lower in PROVIDER_FILES:
-            inventory.provider = {"kind": PROVIDER_FILES[lower], "cluster": document}
+        if lower in BY_BUNDLE_FILE or lower in BY_EXTRA_FILE:
+            provider_files[lower] = document
             continue
         found = resource_key(name, document)
         if found is None:
@@ -177,6 +189,8 @@ def _read_bundle(path: Path) -> Inventory:
             inventory.set_objects(key, trimmed)
     if not seen_any and not problems:
         raise BundleError(f"{path.name} holds no kubectl JSON output")
+    for provider in PROVIDERS.values():
+        _read_provider(inventory, provider, provider_files, problems)
     installed = _installed_crds(inventory)
     for resource in RESOURCES:
         if inventory.has(resource.key):
@@ -198,6 +212,28 @@ def _read_bundle(path: Path) -> Inventory:
                 resource.key, KindStatus.NOT_COLLECTED, f"{resource.key}.json is not in the bundle"
             )
     return inventory
+
+
+def _read_provider(
+    inventory: Inventory, provider: Provider, files: dict[str, JSON], problems: dict[str, str]
+) -> None:
+    """The provider's document from the bundle, or why there is none (not collected is normal)."""
+    name = provider.bundle_file
+    if name in problems:
+        provider_missing(inventory, provider, KindStatus.ERROR, problems[name])
+        return
+    if name not in files:
+        provider_missing(
+            inventory, provider, KindStatus.NOT_COLLECTED, f"{name} is not in the bundle"
+        )
+        return
+    try:
+        document = document_checked(provider, files[name], where=name)
+    except DocumentError as exc:
+        provider_missing(inventory, provider, KindStatus.ERROR, str(exc))
+        return
+    extras = {key: files.get(file) for file, key in provider.extras.items()}
+    provider_set(inventory, provider, document, source=f"{name} in the bundle", **extras)
 
 
 def resource_crd(resource: Resource) -> str:

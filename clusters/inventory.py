@@ -126,8 +126,9 @@ class Inventory:
     # Status codes of unauthenticated GETs, e.g. {"/version": 200, "/api": 403}; None when the
     # source could not probe (an evidence bundle) or the probe was not reachable.
     anonymous_probe: dict[str, int] | None = None
-    # Provider data (gke-cluster.json); None when not supplied.
-    provider: JSON | None = None
+    # Provider control-plane data by provider ("gke", "eks"): {"cluster": the document,
+    # "source": where it came from, extras}; see clusters/providers. Empty when none was read.
+    provider: dict[str, JSON] = field(default_factory=dict)
     source: str = ""
     # Views derived from the objects (workload and RBAC indexes, parsed nodes, ...): built once
     # by the first check that needs one and shared by the rest; dropped when the objects change.

@@ -24,6 +24,11 @@ CHECK_MODULES = (
     "posture.checks.supply_chain",
     "posture.checks.supply_chain_admission",
     "posture.checks.supply_chain_miners",
+    "posture.checks.provider_gke_access",
+    "posture.checks.provider_gke_network",
+    "posture.checks.provider_gke_nodes",
+    "posture.checks.provider_gke_operations",
+    "posture.checks.provider_eks",
 )
 
 

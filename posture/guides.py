@@ -28,11 +28,13 @@ from typing import Any
 
 import yaml
 
+from clusters.distribution import LABELS, MANAGED, from_version
 from posture.checks.base import REGISTRY, Check
 
 GUIDES_DIR = Path(__file__).resolve().parent / "guides"
 EVIDENCE_CLASSES = frozenset({"K8S", "K8S-PRIV", "GKE", "GCP-OTHER", "NODE", "PROBE", "MANUAL"})
-DISTRIBUTIONS = {"gke": "GKE"}
+# The managed control planes a guide item may be owned by or apply to (clusters.distribution).
+DISTRIBUTIONS = {name: LABELS[name] for name in MANAGED}
 # Items whose evidence is a provider's API describe that provider's settings: elsewhere they
 # do not apply. hardening.md §0.1.
 PROVIDER_EVIDENCE = {"GKE": "gke", "GCP-OTHER": "gke"}
@@ -261,11 +263,11 @@ def guide_get(slug: str) -> Guide | None:
     return guides().get(slug)
 
 
-def distribution_of(kubernetes_version: str) -> str:
-    """ "gke", "other" (a known non-GKE build) or "" (not collected yet: assume nothing)."""
-    if not kubernetes_version:
-        return ""
-    return "gke" if "-gke." in kubernetes_version else "other"
+def distribution_of(kubernetes_version: str, recorded: str = "") -> str:
+    """A run's distribution: the one its collection recorded (from provider data, the version
+    and node labels, clusters.distribution), else what its version string says (runs recorded
+    before the distribution was stored). "gke", "eks", "aks", "other", or "" (nothing known)."""
+    return recorded or from_version(kubernetes_version)
 
 
 # References may cite a source that has no checklist of its own.

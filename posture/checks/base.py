@@ -12,7 +12,9 @@ kinds, and the runner applies the three-valued rule to them so no check has to:
               may hide in what was not collected. Never a pass on incomplete data.
 
 An optional resource (an add-on CRD) that the cluster does not serve is known to be absent:
-collected, and empty.
+collected, and empty. A check of one provider's settings names its `distributions`: on a
+cluster known to be another distribution it is not applicable (settled), never unknown, so a
+kubeadm cluster's coverage does not drop for lack of GKE data (clusters.distribution).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from clusters.distribution import LABELS, distribution_of
 from clusters.inventory import Inventory, KindStatus, gc_paused
 from posture.status import Status
 
@@ -167,6 +170,8 @@ class Check:
     # The API server's /version, and the unauthenticated probe, as needed inputs.
     needs_version: bool = False
     needs_probe: bool = False
+    # The distributions whose provider settings it judges ("gke"); empty: every cluster.
+    distributions: tuple[str, ...] = ()
 
     # Templates read a check's fields; a callable would be called instead (with no arguments).
     do_not_call_in_templates = True
@@ -214,6 +219,7 @@ def check(
     references: tuple[Reference, ...] = (),
     needs_version: bool = False,
     needs_probe: bool = False,
+    distributions: tuple[str, ...] = (),
 ) -> Callable[[Evaluate], Check]:
     """Decorator turning a pure function into a Check; `posture.catalog` registers it."""
 
@@ -231,6 +237,7 @@ def check(
             evaluate=function,
             needs_version=needs_version,
             needs_probe=needs_probe,
+            distributions=distributions,
         )
 
     return decorate
@@ -285,7 +292,21 @@ def incomplete(outcome: Outcome, gaps: str, missing: tuple[str, ...]) -> Outcome
     return Outcome(outcome.status, outcome.affected, outcome.summary, controls, missing)
 
 
+def other_distribution(check: Check, inventory: Inventory) -> str | None:
+    """Why a provider's check does not apply here (another known distribution), else None."""
+    if not check.distributions:
+        return None
+    found = distribution_of(inventory)
+    if not found or found in check.distributions:
+        return None
+    wanted = " and ".join(LABELS.get(name, name) for name in check.distributions)
+    return f"{wanted} clusters only; this cluster is {LABELS.get(found, found)}."
+
+
 def run_check(check: Check, inventory: Inventory, context: CheckContext) -> Result:
+    elsewhere = other_distribution(check, inventory)
+    if elsewhere:
+        return Result(check, Outcome.not_applicable(elsewhere, settled=True))
     reason = missing_reason(check, inventory)
     if reason:
         return Result(check, Outcome(Status.UNKNOWN, [], reason, missing=_unmet(check, inventory)))

@@ -17,3 +17,6 @@ CIS_GKE = partial(Reference, "cis-gke", version="1.9.0")
 GKE = partial(Reference, "gke-hardening", version="2026-04")
 # NSA/CISA Kubernetes Hardening Guidance v1.2: sections are cited by name, as §3.2 gives them.
 NSA = partial(Reference, "nsa-cisa", version="1.2")
+# The Amazon EKS Best Practices Guide (docs.aws.amazon.com/eks/latest/best-practices/, formerly
+# aws/aws-eks-best-practices): cited by the recommendation's heading, `title` names its page.
+EKS_BP = partial(Reference, "eks-best-practices")

@@ -135,14 +135,17 @@ def policy_capable_cni(inventory: Inventory) -> list[str]:
     ]
 
 
-def provider_enforces_policy(provider: JSON | None) -> str | None:
+def provider_enforces_policy(cluster: JSON | None) -> str | None:
     """What in the GKE Cluster resource says NetworkPolicy is enforced (hardening.md F3)."""
-    if not provider:
+    if not cluster:
         return None
-    network_config = provider.get("networkConfig") or {}
+    network_config = cluster.get("networkConfig") or {}
     if network_config.get("datapathProvider") == "ADVANCED_DATAPATH":
-        return "GKE Dataplane V2 (networkConfig.datapathProvider=ADVANCED_DATAPATH)"
-    addon = (provider.get("addonsConfig") or {}).get("networkPolicyConfig") or {}
-    if (provider.get("networkPolicy") or {}).get("enabled") and not addon.get("disabled"):
-        return "GKE network policy enforcement (networkPolicy.enabled)"
+        return 'GKE Dataplane V2 (networkConfig.datapathProvider = "ADVANCED_DATAPATH")'
+    addon = (cluster.get("addonsConfig") or {}).get("networkPolicyConfig") or {}
+    if (cluster.get("networkPolicy") or {}).get("enabled") and not addon.get("disabled"):
+        return (
+            "GKE network policy enforcement (networkPolicy.enabled = true, "
+            "addonsConfig.networkPolicyConfig.disabled absent or false)"
+        )
     return None

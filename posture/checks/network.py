@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from clusters.inventory import JSON, Inventory
+from clusters.providers import collected_document
 from posture.checks import exposure, netpol, netpol_engines
 from posture.checks.base import Affected, Area, CheckContext, Outcome, Severity, check
 from posture.checks.guides import CIS, CIS_GKE, GKE, NSA
@@ -416,7 +417,7 @@ def sensitive_interfaces_exposed(inventory: Inventory, context: CheckContext) ->
     ),
 )
 def cni_policy_support(inventory: Inventory, context: CheckContext) -> Outcome:
-    provider = netpol.provider_enforces_policy(inventory.provider)
+    provider = netpol.provider_enforces_policy(collected_document(inventory, "gke"))
     if provider:
         return Outcome.passed(f"Enforced by {provider}.")
     found = netpol.policy_capable_cni(inventory)

@@ -14,7 +14,7 @@ from datetime import date
 
 from clusters.inventory import JSON, Inventory
 from posture.checks.base import Affected, Area, CheckContext, Outcome, Severity, check
-from posture.checks.guides import CIS_GKE, GKE, NSA
+from posture.checks.guides import GKE, NSA
 from posture.release_catalog import get_catalog
 from posture.release_schema import Catalog, Cve, SupportStatus
 from posture.release_versions import Version, parse_version
@@ -24,7 +24,8 @@ PATCH_REFERENCES = (
     GKE("J1", title="Upgrade regularly: release channel, auto-upgrade"),
     NSA("Upgrading & application security"),
 )
-NODE_REFERENCES = (*PATCH_REFERENCES, CIS_GKE("5.5.3", title="Node auto-upgrade enabled"))
+# CIS GKE 5.5.3 (node auto-upgrade) is the setting, judged by provider.gke_node_auto_upgrade.
+NODE_REFERENCES = PATCH_REFERENCES
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clusters.distribution import distribution_of
 from clusters.inventory import JSON, Inventory, KindStatus
+from clusters.providers import collected_document
 from posture.checks.base import Affected, Area, CheckContext, Outcome, Severity, check
 from posture.checks.guides import CIS, CIS_GKE, GKE, NSA
 from posture.release_versions import parse_version
@@ -162,7 +164,8 @@ def _before_v1_policies(inventory: Inventory) -> bool:
 
 
 def _binary_authorization(inventory: Inventory) -> str | None:
-    config = (inventory.provider or {}).get("binaryAuthorization") or {}
+    cluster = collected_document(inventory, "gke") or {}
+    config = cluster.get("binaryAuthorization") or {}
     if config.get("evaluationMode") in _BINAUTHZ_ENFORCING or config.get("enabled") is True:
         return f"GKE Binary Authorization ({config.get('evaluationMode') or 'enabled'})"
     return None
@@ -311,7 +314,7 @@ def policy_engine_present(inventory: Inventory, context: CheckContext) -> Outcom
         )
     notes = ["no Gatekeeper, Kyverno, Kritis or Sigstore policy-controller webhook"]
     notes += _engines_without_webhooks(inventory, found)
-    if inventory.provider is None:
+    if collected_document(inventory, "gke") is None and distribution_of(inventory) in ("gke", ""):
         notes.append("Binary Authorization unknown (no GKE cluster data)")
     detail = "; ".join(notes)
     return Outcome.failed([Affected("Cluster", "", "admission-control", detail)], detail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clusters.inventory import JSON, KindStatus
+from clusters.providers import GKE, provider_set
 from posture.checks.base import REGISTRY, Severity, Status
 from posture.tests.supply_chain_factories import (
     DIGEST,
@@ -160,9 +161,8 @@ def test_it_fails_when_no_policy_engine_is_installed() -> None:
 
 def test_it_counts_gke_binary_authorization_as_an_engine() -> None:
     inventory = cluster()
-    inventory.provider = {
-        "binaryAuthorization": {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
-    }
+    binauthz = {"binaryAuthorization": {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}}
+    provider_set(inventory, GKE, binauthz, source="test")
 
     outcome = run("supply_chain.policy_engine_present", inventory)
 

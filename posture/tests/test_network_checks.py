@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from clusters.inventory import Inventory, KindStatus
+from clusters.providers import GKE, provider_set
 from posture.checks import network  # noqa: F401  (registers the network checks)
 from posture.checks.base import REGISTRY, Status
 from posture.tests.network_factories import (
@@ -195,8 +196,11 @@ def test_it_passes_cni_support_with_calico() -> None:
 
 def test_it_passes_cni_support_on_gke_dataplane_v2_provider_data() -> None:
     inventory = cluster()
-    inventory.provider = {"networkConfig": {"datapathProvider": "ADVANCED_DATAPATH"}}
-    assert run("network.cni_policy_support", inventory).status == Status.PASS
+    dataplane = {"networkConfig": {"datapathProvider": "ADVANCED_DATAPATH"}}
+    provider_set(inventory, GKE, dataplane, source="test")
+    outcome = run("network.cni_policy_support", inventory)
+    assert outcome.status == Status.PASS
+    assert 'networkConfig.datapathProvider = "ADVANCED_DATAPATH"' in outcome.summary
 
 
 def test_it_fails_cni_support_saying_it_is_a_heuristic() -> None:
