@@ -33,7 +33,7 @@ from backups import archive as fmt
 from backups.archive import BackupError
 from backups.serializer import FORMAT_NAME
 from clusters import crypto
-from clusters.models import Cluster
+from clusters.models import Cluster, ProviderLink
 
 # Rebuilt by `migrate` (content types, permissions) or not worth keeping (sessions: everyone
 # signs in again; login lockouts in progress).
@@ -219,6 +219,11 @@ def _unreadable_credentials() -> list[str]:
             crypto.decrypt(bytes(cluster.credentials))
         except crypto.CredentialsUnreadable:
             names.append(cluster.name)
+    for link in ProviderLink.objects.exclude(credentials=b"").select_related("cluster"):
+        try:
+            crypto.decrypt(bytes(link.credentials))
+        except crypto.CredentialsUnreadable:
+            names.append(f"{link.cluster.name} (provider link)")
     return sorted(names)
 
 

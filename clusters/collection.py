@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from clusters.distribution import distribution_of
 from clusters.inventory import Inventory, KindStatus
 from clusters.models import Cluster, CollectionRun
 from clusters.resources import EXTRA_INPUTS
@@ -99,6 +100,7 @@ def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
     return {
         "status": CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED,
         "kubernetes_version": inventory.git_version or "",
+        "distribution": distribution_of(inventory),
         "object_counts": inventory.counts(),
         "kind_status": {key: str(value) for key, value in inventory.kind_status.items()},
         "kind_errors": inventory.kind_errors,

@@ -7,7 +7,8 @@ from typing import Any, cast
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from clusters.models import Cluster, CollectionRun
+from clusters.models import Cluster, CollectionRun, ProviderKind, ProviderLink
+from clusters.provider_links import LinkRequest
 
 # A kubeconfig is a few kilobytes; anything much larger is not one.
 MAX_KUBECONFIG_BYTES = 512 * 1024
@@ -87,6 +88,86 @@ class BundleUploadForm(forms.Form):
         if not _is_bundle_name(bundle.name):
             raise forms.ValidationError("The evidence bundle must be a .tar.gz or .zip file.")
         return bundle
+
+
+class ProviderLinkForm(forms.Form):
+    """A cluster's provider link. Keys are write-only: the form never renders one back."""
+
+    kind = forms.ChoiceField(
+        label="Provider", choices=ProviderKind.choices, widget=forms.RadioSelect
+    )
+    project = forms.CharField(
+        label="GKE project", max_length=100, required=False, help_text="The project id (GKE only)."
+    )
+    location = forms.CharField(
+        max_length=100, help_text="GKE: the region or zone; EKS: the region (eu-west-1)."
+    )
+    name = forms.CharField(label="Cluster name at the provider", max_length=100)
+    credentials_kind = forms.ChoiceField(
+        label="Credentials",
+        choices=ProviderLink.Credentials.choices,
+        initial=ProviderLink.Credentials.AMBIENT,
+        widget=forms.RadioSelect,
+    )
+    key_json = forms.CharField(
+        label="Google service-account key (JSON)",
+        required=False,
+        widget=SecretTextarea(attrs={"rows": 6, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="GKE: a key of a service account holding Kubernetes Engine Cluster Viewer. "
+        "Stored encrypted and never shown again; leave empty to keep the stored key.",
+    )
+    key_file = forms.FileField(label="…or the key file", required=False)
+    access_key_id = forms.CharField(label="AWS access key id", max_length=128, required=False)
+    secret_access_key = forms.CharField(
+        label="AWS secret access key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="EKS: a key allowed eks:DescribeCluster, ListNodegroups and DescribeNodegroup. "
+        "Stored encrypted and never shown again; leave empty to keep the stored key.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("key_file")
+        if upload:
+            if (upload.size or 0) > MAX_KUBECONFIG_BYTES:
+                self.add_error("key_file", "This file is too large to be a service-account key.")
+            else:
+                try:
+                    data["key_json"] = upload.read().decode("utf-8")
+                except UnicodeDecodeError:
+                    self.add_error("key_file", "This file is not a JSON key (UTF-8).")
+        if data.get("kind") == ProviderKind.GKE and not data.get("project"):
+            self.add_error("project", "A GKE link needs the project id.")
+        return data
+
+    def link_request(self) -> LinkRequest:
+        data = self.cleaned_data
+        return LinkRequest(
+            kind=data["kind"],
+            project=data.get("project", "").strip(),
+            location=data["location"].strip(),
+            name=data["name"].strip(),
+            credentials_kind=data["credentials_kind"],
+            key_json=data.get("key_json") or "",
+            access_key_id=data.get("access_key_id", "").strip(),
+            secret_access_key=data.get("secret_access_key") or "",
+        )
+
+
+class ProviderDocumentForm(forms.Form):
+    kind = forms.ChoiceField(label="Provider", choices=ProviderKind.choices)
+    document = forms.FileField(
+        label="Provider JSON",
+        help_text="GKE: `gcloud container clusters describe NAME --format=json`; EKS: "
+        "`aws eks describe-cluster` with a `nodegroups` list of `describe-nodegroup` outputs.",
+    )
+
+    def clean_document(self) -> UploadedFile:
+        document = self.cleaned_data["document"]
+        if not (document.name or "").lower().endswith(".json"):
+            raise forms.ValidationError("The provider description must be a .json file.")
+        return document
 
 
 def _is_bundle_name(name: str | None) -> bool:

@@ -160,6 +160,9 @@ class CollectionRun(models.Model):
     kind_status = models.JSONField(default=dict, blank=True)
     kind_errors = models.JSONField(default=dict, blank=True)
     anonymous_probe = models.JSONField(null=True, blank=True)
+    # "gke", "eks", "aks", "other" or "" (clusters.distribution): what provider-owned checklist
+    # items are judged against, recorded so re-deriving this run's verdicts reads the same.
+    distribution = models.CharField(max_length=20, blank=True)
     last_error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -189,3 +192,85 @@ class CollectionRun(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class ProviderKind(models.TextChoices):
+    """The managed control planes Rampart reads (clusters.providers: one module each)."""
+
+    GKE = "gke", "Google Kubernetes Engine"
+    EKS = "eks", "Amazon EKS"
+
+
+class ProviderLink(models.Model):
+    """Where a cluster's control plane is described by its provider, read in each collection.
+
+    GKE: project, location (region or zone) and cluster name; EKS: region (`location`) and
+    cluster name. Credentials are a Google service-account key JSON or an AWS access key pair,
+    encrypted like kubeconfig credentials and never shown again; or `ambient`, the worker's own
+    (GKE application default credentials, the AWS default chain). The link needs read access
+    only: Kubernetes Engine Cluster Viewer; eks:DescribeCluster, ListNodegroups,
+    DescribeNodegroup (README).
+    """
+
+    class Credentials(models.TextChoices):
+        KEY = "key", "A stored key"
+        AMBIENT = "ambient", "The worker's own credentials"
+
+    cluster = models.OneToOneField(Cluster, on_delete=models.CASCADE, related_name="provider_link")
+    kind = models.CharField(max_length=10, choices=ProviderKind.choices)
+    project = models.CharField(max_length=100, blank=True)  # GKE only
+    location = models.CharField(max_length=100)
+    name = models.CharField(max_length=100)
+    credentials_kind = models.CharField(max_length=10, choices=Credentials.choices)
+    credentials = models.BinaryField(blank=True, editable=False, default=b"")
+    # Who the stored key is, for people to recognise it: a service-account email or the
+    # access key id's last four characters. Not secret; the key itself never leaves `credentials`.
+    credentials_label = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.cluster} -> {self.get_kind_display()} {self.target}"
+
+    @property
+    def target(self) -> str:
+        """The provider's own name of the cluster: `projects/P/locations/L/clusters/C`."""
+        if self.kind == ProviderKind.GKE:
+            return f"projects/{self.project}/locations/{self.location}/clusters/{self.name}"
+        return f"{self.location}/{self.name}"
+
+    def as_audited(self) -> dict[str, str]:
+        """What the audit log keeps of a link: never the key."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "credentials": self.credentials_kind,
+            "credentials_label": self.credentials_label,
+        }
+
+
+class ProviderDocument(models.Model):
+    """A provider's cluster description uploaded on the cluster page (`gcloud container
+    clusters describe --format=json`, `aws eks describe-cluster` + node groups): used by the
+    cluster's collections until replaced, unless a bundle or a provider link supplies one."""
+
+    cluster = models.ForeignKey(
+        Cluster, on_delete=models.CASCADE, related_name="provider_documents"
+    )
+    kind = models.CharField(max_length=10, choices=ProviderKind.choices)
+    document = models.JSONField()
+    file_name = models.CharField(max_length=200)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "kind"], name="one_document_per_provider")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.kind} {self.file_name}"

@@ -130,3 +130,61 @@ def runs_context(cluster: Cluster) -> dict[str, Any]:
         "run_rows": [run_row(run) for run in runs],
         "any_active": any(run.is_active for run in runs),
     }
+
+
+_INPUT_LABELS = {
+    "ok": "collected",
+    "not_collected": "not collected",
+    "forbidden": "forbidden",
+    "error": "could not be read",
+}
+
+
+def provider_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
+    """The cluster page's provider section: the link, uploads, and what the last run read."""
+    from clusters.forms import ProviderDocumentForm, ProviderLinkForm
+    from clusters.models import ProviderDocument, ProviderLink
+    from clusters.providers import PROVIDERS
+
+    link = ProviderLink.objects.filter(cluster=cluster).select_related("updated_by").first()
+    documents = list(
+        ProviderDocument.objects.filter(cluster=cluster)
+        .select_related("uploaded_by")
+        .defer("document")
+        .order_by("kind")
+    )
+    run = cluster.latest_run
+    inputs = []
+    if run is not None and run.status in CollectionRun.COMPLETED_STATUSES:
+        for provider in PROVIDERS.values():
+            status = (run.kind_status or {}).get(provider.input.key)
+            if status is None or (status == "not_collected" and run.distribution != provider.kind):
+                continue  # another provider's data, simply not there: nothing to say
+            inputs.append(
+                {
+                    "label": provider.label,
+                    "key": provider.input.key,
+                    "status": status,
+                    "status_label": _INPUT_LABELS.get(status, status),
+                    "reason": (run.kind_errors or {}).get(provider.input.key, ""),
+                }
+            )
+    initial = (
+        {
+            "kind": link.kind,
+            "project": link.project,
+            "location": link.location,
+            "name": link.name,
+            "credentials_kind": link.credentials_kind,
+        }
+        if link is not None
+        else {}
+    )
+    return {
+        "provider_link": link,
+        "provider_documents": documents,
+        "provider_inputs": inputs,
+        "can_edit_provider": can_edit,
+        "provider_link_form": ProviderLinkForm(initial=initial) if can_edit else None,
+        "provider_document_form": ProviderDocumentForm() if can_edit else None,
+    }

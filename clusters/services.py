@@ -23,7 +23,7 @@ from django.utils.text import slugify
 from clusters import crypto
 from clusters.bundles import ERRORS_FILE, BundleError, read_bundle
 from clusters.kubeconfig import Credentials, KubeconfigError, parse_kubeconfig
-from clusters.models import Cluster, ClusterOwner, CollectionRun
+from clusters.models import Cluster, ClusterOwner, CollectionRun, ProviderLink
 
 
 class RegistrationError(ValueError):
@@ -297,18 +297,26 @@ def cluster_owners_set(*, cluster: Cluster, owners: Iterable[str]) -> None:
 def credentials_rotate_all() -> int:
     """Re-encrypt every stored credential with the first configured key; all or nothing.
 
-    Raises CredentialsUnreadable, naming the clusters, when any credential is readable by no
-    configured key (the old key was removed before rotating): nothing is rewritten then, so
-    putting the old key back and rotating again loses nothing.
+    Kubeconfig credentials and provider-link keys alike. Raises CredentialsUnreadable, naming
+    the clusters, when any credential is readable by no configured key (the old key was
+    removed before rotating): nothing is rewritten then, so putting the old key back and
+    rotating again loses nothing.
     """
     clusters = Cluster.objects.exclude(credentials=b"").only("pk", "name", "credentials")
+    links = ProviderLink.objects.exclude(credentials=b"").select_related("cluster")
     rotated: dict[int, bytes] = {}
+    rotated_links: dict[int, bytes] = {}
     unreadable: list[str] = []
     for cluster in clusters.select_for_update().order_by("name"):
         try:
             rotated[cluster.pk] = crypto.rotate(bytes(cluster.credentials))
         except crypto.CredentialsUnreadable:
             unreadable.append(cluster.name)
+    for link in links.select_for_update(of=("self",)).order_by("cluster__name"):
+        try:
+            rotated_links[link.pk] = crypto.rotate(bytes(link.credentials))
+        except crypto.CredentialsUnreadable:
+            unreadable.append(f"{link.cluster.name} (provider link)")
     if unreadable:
         raise crypto.CredentialsUnreadable(
             f"no key in RAMPART_ENCRYPTION_KEYS decrypts the credentials of "
@@ -317,4 +325,6 @@ def credentials_rotate_all() -> int:
         )
     for pk, token in rotated.items():
         Cluster.objects.filter(pk=pk).update(credentials=token)
-    return len(rotated)
+    for pk, token in rotated_links.items():
+        ProviderLink.objects.filter(pk=pk).update(credentials=token)
+    return len(rotated) + len(rotated_links)

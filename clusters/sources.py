@@ -1,24 +1,40 @@
-"""Sources: where one run's inventory comes from (the live API, an evidence bundle).
+"""Sources: where one run's inventory comes from (the live API, an evidence bundle), and the
+provider's description of the cluster beside it (a bundle file, a provider link, an upload).
 
 Returns plain data; raises `CollectionFailed` (nothing usable: the run fails with the message)
-or `kube.Unreachable` (transient: the task may retry).
+or `kube.Unreachable` (transient: the task may retry). A provider that cannot be read never
+fails the run: its input is FORBIDDEN or ERROR with a one-line reason and its checks are
+unknown (clusters.providers says which source wins).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.utils import timezone
 
 from clusters import kube
 from clusters.bundles import BundleError, read_bundle
 from clusters.crypto import CredentialsUnreadable
-from clusters.inventory import Inventory
+from clusters.inventory import Inventory, KindStatus
 from clusters.kubeconfig import KubeconfigError, in_cluster_credentials
-from clusters.models import Cluster, CollectionRun
+from clusters.models import Cluster, CollectionRun, ProviderDocument, ProviderLink
+from clusters.providers import (
+    PROVIDERS,
+    DocumentError,
+    Provider,
+    ProviderError,
+    document_checked,
+    provider_missing,
+    provider_set,
+)
 from clusters.services import cluster_credentials
 
+logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
@@ -27,6 +43,12 @@ class CollectionFailed(Exception):
 
 
 def inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
+    inventory = _kubernetes_inventory(run, progress)
+    provider_inputs(run.cluster, inventory, progress)
+    return inventory
+
+
+def _kubernetes_inventory(run: CollectionRun, progress: Progress) -> Inventory:
     cluster = run.cluster
     if cluster.source_kind == Cluster.SourceKind.BUNDLE:
         if not run.bundle:
@@ -54,3 +76,56 @@ def inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
         raise  # transient: the caller decides whether to retry
     except kube.KubeError as exc:  # rejected credentials, not an API server, TLS misconfigured
         raise CollectionFailed(str(exc)) from exc
+
+
+def provider_inputs(cluster: Cluster, inventory: Inventory, progress: Progress) -> None:
+    """Each provider's document: the bundle's own file, else the link, else the last upload."""
+    link = ProviderLink.objects.filter(cluster=cluster).first()
+    uploads = {doc.kind: doc for doc in ProviderDocument.objects.filter(cluster=cluster)}
+    for provider in PROVIDERS.values():
+        key = provider.input.key
+        if inventory.kind_status.get(key) == KindStatus.OK:
+            continue  # the bundle's file: evidence of the same moment as the rest
+        if link is not None and link.kind == provider.kind:
+            progress(f"reading {link.target} from the {provider.label} API")
+            _read_link(inventory, provider, link)
+        elif (upload := uploads.get(provider.kind)) is not None:
+            _read_upload(inventory, provider, upload)
+        elif inventory.kind_status.get(key) not in (KindStatus.ERROR, KindStatus.FORBIDDEN):
+            provider_missing(
+                inventory,
+                provider,
+                KindStatus.NOT_COLLECTED,
+                f"no {provider.bundle_file} in a bundle, no {provider.label} provider link and "
+                "no uploaded document",
+            )
+
+
+def _read_link(inventory: Inventory, provider: Provider, link: ProviderLink) -> None:
+    try:
+        fetched = provider.source().fetch(link, timeout=settings.RAMPART_PROVIDER_REQUEST_TIMEOUT)
+        extras = {name: value for name, value in fetched.items() if name != "cluster"}
+        document = document_checked(
+            provider, fetched.get("cluster"), where=f"the {provider.label} API's answer"
+        )
+    except ProviderError as exc:
+        status = KindStatus.FORBIDDEN if exc.forbidden else KindStatus.ERROR
+        provider_missing(inventory, provider, status, str(exc))
+        return
+    except (DocumentError, CredentialsUnreadable) as exc:
+        provider_missing(inventory, provider, KindStatus.ERROR, str(exc))
+        return
+    except SoftTimeLimitExceeded:
+        raise  # the pipeline fails the run once, with the reason
+    except Exception as exc:  # a bug in a provider client must not fail the Kubernetes part
+        logger.exception("reading %s for %s failed", link.target, link.cluster)
+        provider_missing(inventory, provider, KindStatus.ERROR, f"{type(exc).__name__}: {exc}")
+        return
+    provider_set(
+        inventory, provider, document, source=f"{provider.label} API: {link.target}", **extras
+    )
+
+
+def _read_upload(inventory: Inventory, provider: Provider, upload: ProviderDocument) -> None:
+    when = timezone.localtime(upload.uploaded_at).strftime("%Y-%m-%d %H:%M")
+    provider_set(inventory, provider, upload.document, source=f"{upload.file_name} uploaded {when}")

@@ -8,6 +8,7 @@ see or do what.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,10 +17,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from clusters import kube, services
+from clusters import kube, provider_links, services
 from clusters.access import get_cluster_for_user, person
 from clusters.crypto import CredentialsUnreadable
-from clusters.forms import BundleUploadForm, ClusterRegisterForm
+from clusters.forms import (
+    BundleUploadForm,
+    ClusterRegisterForm,
+    ProviderDocumentForm,
+    ProviderLinkForm,
+)
 from clusters.kubeconfig import Credentials, KubeconfigError, in_cluster_credentials
 from clusters.models import Cluster, CollectionRun
 from clusters.resources import BY_KEY
@@ -68,6 +74,76 @@ def cluster_upload(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Bundle uploaded; it is being evaluated.")
+    return redirect(cluster)
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else str(error))
+
+
+@require_POST
+def provider_link_save(request: HttpRequest, name: str) -> HttpResponse:
+    cluster = get_cluster_for_user(request, name, "clusters.change_cluster")
+    form = ProviderLinkForm(request.POST, request.FILES)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect(cluster)
+    try:
+        link = provider_links.provider_link_set(
+            cluster=cluster, request=form.link_request(), by=person(request)
+        )
+    except provider_links.ProviderLinkError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, f"Provider link saved: {link.target} is read in the next collection."
+        )
+    return redirect(cluster)
+
+
+@require_POST
+def provider_link_remove(request: HttpRequest, name: str) -> HttpResponse:
+    cluster = get_cluster_for_user(request, name, "clusters.change_cluster")
+    provider_links.provider_link_remove(cluster=cluster, by=person(request))
+    messages.success(request, "Provider link removed; its stored key is deleted.")
+    return redirect(cluster)
+
+
+@require_POST
+def provider_document_upload(request: HttpRequest, name: str) -> HttpResponse:
+    cluster = get_cluster_for_user(request, name, "clusters.change_cluster")
+    form = ProviderDocumentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect(cluster)
+    upload = form.cleaned_data["document"]
+    try:
+        document = provider_links.provider_document_upload(
+            cluster=cluster,
+            kind=form.cleaned_data["kind"],
+            upload=upload,
+            upload_name=upload.name or "provider.json",
+            by=person(request),
+        )
+    except provider_links.ProviderLinkError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"{document.file_name} stored; the next collection uses it unless the bundle or a "
+            "provider link supplies this provider's data.",
+        )
+    return redirect(cluster)
+
+
+@require_POST
+def provider_document_remove(request: HttpRequest, name: str, kind: str) -> HttpResponse:
+    cluster = get_cluster_for_user(request, name, "clusters.change_cluster")
+    provider_links.provider_document_remove(cluster=cluster, kind=kind, by=person(request))
+    messages.success(request, "Uploaded provider document removed.")
     return redirect(cluster)
 
 

@@ -112,7 +112,11 @@ def cluster_state(
     return ClusterState(
         cluster=cluster,
         now=now,
-        distribution=distribution_of(evaluation.run.kubernetes_version if evaluation else ""),
+        distribution=(
+            distribution_of(evaluation.run.kubernetes_version, evaluation.run.distribution)
+            if evaluation
+            else ""
+        ),
         items=dict(evaluation.verdict_set.items) if evaluation else {},
         views=views,
         attestations=attestations,

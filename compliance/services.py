@@ -66,6 +66,35 @@ def audit_record(
     )
 
 
+def audit_cluster_change(
+    *,
+    cluster: Cluster,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime,
+    **signal: Any,
+) -> AuditEvent:
+    """The receiver of clusters.signals.cluster_changed (connected in ComplianceConfig.ready):
+    a change to what a cluster's collections read, audited in the change's own transaction."""
+    user = account(actor) if isinstance(actor, User | AnonymousUser) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        cluster=cluster,
+        cluster_name=cluster.name,
+        before=before,
+        after=after,
+        at=at,
+    )
+
+
 # --- Attestations -------------------------------------------------------------------------
 
 

@@ -80,6 +80,14 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_url(name: str, default: str = "") -> str:
+    """An http(s) URL, or "" when unset; anything else is a configuration mistake."""
+    value = os.environ.get(name, default).strip()
+    if value and not value.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(f"{name}={value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
 DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(
     env_str("RAMPART_DATA_DIR", str(BASE_DIR / ("var/test" if RUNNING_TESTS else "var")))
@@ -345,6 +353,16 @@ RAMPART_DEFAULT_COLLECTION_INTERVAL = timedelta(
 )
 RAMPART_KUBE_PAGE_SIZE = env_int("RAMPART_KUBE_PAGE_SIZE", 500)
 RAMPART_KUBE_REQUEST_TIMEOUT = env_int("RAMPART_KUBE_REQUEST_TIMEOUT", 30)
+# Provider links (clusters.providers): each request to GKE or EKS is bounded by this, so a
+# provider that hangs costs a collection seconds, not its time limit.
+RAMPART_PROVIDER_REQUEST_TIMEOUT = env_int("RAMPART_PROVIDER_REQUEST_TIMEOUT", 20)
+# Where the official clients send requests; empty = the providers' public endpoints. Set for
+# a private endpoint (Private Service Connect, a VPC endpoint) or a test fake.
+RAMPART_GKE_API_ENDPOINT = env_url("RAMPART_GKE_API_ENDPOINT")
+RAMPART_EKS_ENDPOINT_URL = env_url("RAMPART_EKS_ENDPOINT_URL")
+# A stored Google service-account key is used only if its token_uri is this one: a key with
+# another token_uri would make the worker send a signed assertion wherever the key says.
+RAMPART_GKE_TOKEN_URI = env_url("RAMPART_GKE_TOKEN_URI", "https://oauth2.googleapis.com/token")
 # Registries images may come from; empty means the check is not applicable until one is set.
 RAMPART_ALLOWED_REGISTRIES = env_list("RAMPART_ALLOWED_REGISTRIES")
 # A namespace carrying this label (any value but "false") must run pods in a sandbox.

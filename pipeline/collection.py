@@ -27,6 +27,7 @@ from django.utils import timezone
 from alerts.services import alerts_for_run
 from clusters import kube
 from clusters.collection import progress_writer, run_claim, run_fail, run_finish, run_requeue
+from clusters.distribution import distribution_of
 from clusters.inventory import Inventory, gc_paused
 from clusters.models import CollectionRun
 from clusters.sources import CollectionFailed, inventory_for
@@ -109,7 +110,10 @@ def inventory_record(
             governance=governance,
             checks=check_context(today=today),
             context=derive_context(
-                today=today, kubernetes_version=inventory.git_version, kind_status=kind_status
+                today=today,
+                kubernetes_version=inventory.git_version,
+                kind_status=kind_status,
+                distribution=distribution_of(inventory),
             ),
         )
     with transaction.atomic():

@@ -39,11 +39,17 @@ def catalog_version() -> str:
 
 
 def derive_context(
-    *, today: date, kubernetes_version: str | None, kind_status: dict[str, str]
+    *,
+    today: date,
+    kubernetes_version: str | None,
+    kind_status: dict[str, str],
+    distribution: str = "",
 ) -> DeriveContext:
+    """`distribution` is the one the collection recorded (CollectionRun.distribution); runs
+    recorded before it was stored fall back to their version string."""
     return DeriveContext(
         today=today,
-        distribution=distribution_of(kubernetes_version or ""),
+        distribution=distribution_of(kubernetes_version or "", distribution),
         kind_status=dict(kind_status),
     )
 
@@ -130,7 +136,10 @@ def evaluation_rederive(
         verdicts,
         governance=governance,
         context=derive_context(
-            today=today, kubernetes_version=run.kubernetes_version, kind_status=run.kind_status
+            today=today,
+            kubernetes_version=run.kubernetes_version,
+            kind_status=run.kind_status,
+            distribution=run.distribution,
         ),
     )
     with transaction.atomic():
