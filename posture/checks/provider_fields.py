@@ -19,8 +19,13 @@ SHOWN_DETAILS = 3
 
 
 class _Absent:
+    """A field the document leaves out: falsy, so `value or default` reads like a missing key."""
+
     def __repr__(self) -> str:
         return "ABSENT"
+
+    def __bool__(self) -> bool:
+        return False
 
 
 ABSENT: Any = _Absent()
