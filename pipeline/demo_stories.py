@@ -77,7 +77,7 @@ def inventory_copy(inventory: Inventory) -> Inventory:
         kind_status=dict(inventory.kind_status),
         kind_errors=dict(inventory.kind_errors),
         anonymous_probe=inventory.anonymous_probe,
-        provider=inventory.provider,
+        provider=dict(inventory.provider),
         source=inventory.source,
     )
 
@@ -230,17 +230,18 @@ def _kubernetes_version(inventory: Inventory, *, git_version: str, runtime: str)
         return node
 
     _replace(inventory, "nodes", older_node)
-    provider = inventory.provider
-    if provider and provider.get("kind") == "gke":
-        provider = copy.deepcopy(provider)
-        cluster = provider["cluster"]
+    if "gke" in inventory.provider:
+        entry = copy.deepcopy(inventory.provider["gke"])
+        cluster = entry["cluster"]
         plain, old_plain = current.removeprefix("v"), git_version.removeprefix("v")
         if cluster.get("currentMasterVersion") == plain:
             cluster["currentMasterVersion"] = old_plain
         for pool in cluster.get("nodePools") or []:
             if pool.get("version") == plain:
                 pool["version"] = old_plain
-        inventory.provider = provider
+        # GKE's upgrade info described the build of its day: not the bundle's.
+        entry.pop("upgradeInfo", None)
+        inventory.provider = {**inventory.provider, "gke": entry}
 
 
 # --- payments-prod: hardened over the quarter, one relapse ------------------------------------
@@ -420,6 +421,35 @@ def _no_scratch_pod(inventory: Inventory) -> None:
     _drop(inventory, "pods", lambda pod: _named(pod, "default", "scratch"))
 
 
+# --- orders-eks: a public endpoint opened, audit logs switched off ------------------------------
+
+
+def _eks_cluster(inventory: Inventory, change: Callable[[JSON], None]) -> None:
+    """Edit a copy of the EKS description (the bundle's own stays as it is)."""
+    entry = copy.deepcopy(inventory.provider["eks"])
+    change(entry["cluster"])
+    inventory.provider = {**inventory.provider, "eks": entry}
+
+
+def _endpoint_limited_to_the_office(inventory: Inventory) -> None:
+    """The public endpoint admitted the office's addresses only, until a hotfix opened it."""
+
+    def limited(cluster: JSON) -> None:
+        cluster["resourcesVpcConfig"]["publicAccessCidrs"] = ["203.0.113.0/24"]
+
+    _eks_cluster(inventory, limited)
+
+
+def _audit_logs_exported(inventory: Inventory) -> None:
+    """Every control-plane log was exported, until a CloudWatch cost cut turned most off."""
+
+    def exported(cluster: JSON) -> None:
+        kinds = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+        cluster["logging"] = {"clusterLogging": [{"types": kinds, "enabled": True}]}
+
+    _eks_cluster(inventory, exported)
+
+
 START = 1.0
 
 STORIES: dict[str, Story] = {
@@ -459,6 +489,18 @@ STORIES: dict[str, Story] = {
             Episode("no Kubernetes Dashboard", _no_dashboard, ((START, 0.64),)),
             Episode("no anonymous binding", _no_anonymous_binding, ((START, 0.5),)),
             Episode("no cryptominer", _no_miner, ((START, 0.23),)),
+        ),
+    ),
+    # Regresses at the provider: the audit logs go a month ago, then a hotfix opens the public
+    # endpoint to the internet four days ago; the Kubernetes side stays as it was.
+    "orders-eks": Story(
+        episodes=(
+            Episode("audit logs exported", _audit_logs_exported, ((START, 0.33),)),
+            Episode(
+                "public endpoint limited to the office",
+                _endpoint_limited_to_the_office,
+                ((START, 0.045),),
+            ),
         ),
     ),
     # Roughly flat: a scratch pod appears and a routine rollout; RBAC stays unreadable.

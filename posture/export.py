@@ -67,6 +67,7 @@ def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> 
             "started_at": _iso(run.started_at),
             "finished_at": _iso(run.finished_at),
             "kind_status": run.kind_status,
+            "distribution": run.distribution,
         },
         kubernetes_version=run.kubernetes_version or None,
         score=evaluation.score,

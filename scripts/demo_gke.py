@@ -15,6 +15,7 @@ from demo_gke_system import (
     PROJECT,
     gke_cluster,
     gke_nodes,
+    gke_upgrade_info,
     kube_system,
     policy_controller,
 )
@@ -37,6 +38,11 @@ PLANTED = [
     "Node `gke-payments-prod-pool-b-3` (node pool `pool-b`, auto-upgrade off) runs kubelet "
     f"`v{OLD_POOL_VERSION}`: an end-of-life minor, two minors behind the control plane "
     "(within the upstream skew limit of three, so only 'behind' is asserted).",
+    "In `gke-cluster.json`: node pool `pool-b` has `management.autoUpgrade` false, runs an "
+    "older GKE build than the control plane and leaves the kubelet read-only port enabled; "
+    "Google Groups for RBAC and security-bulletin notifications are off.",
+    "In `gke-upgrade-info.json`: GKE's patch target (`patchTargetVersion` "
+    "1.35.6-gke.1101000) is newer than the control plane's build.",
 ]
 
 
@@ -307,7 +313,8 @@ def build() -> DemoCluster:
             f"GKE-like production cluster, control plane `v{GKE_VERSION}`, 4 nodes in two node "
             "pools, Dataplane V2, mostly hardened: default-deny NetworkPolicies, Pod Security "
             "Admission `restricted`, images pinned by digest, Policy Controller failing closed, "
-            "private nodes, Binary Authorization, Workload Identity (see `gke-cluster.json`)."
+            "private nodes, Binary Authorization, Workload Identity, Secrets encrypted with "
+            "Cloud KMS, Shielded nodes (see `gke-cluster.json` and `gke-upgrade-info.json`)."
         ),
         planted=PLANTED,
         expected={
@@ -317,6 +324,12 @@ def build() -> DemoCluster:
                 "access.cluster_admin_bindings": [_ref("ClusterRoleBinding", "", "oncall-admin")],
                 "network.default_deny_missing": [_ref("Namespace", "", "analytics")],
                 "patching.kubelet_behind": [_ref("Node", "", node)],
+                "patching.control_plane_patch": [_ref("Cluster", "", "control-plane")],
+                "provider.gke_node_auto_upgrade": [_ref("NodePool", "", "pool-b")],
+                "provider.gke_node_pool_versions": [_ref("NodePool", "", "pool-b")],
+                "provider.gke_kubelet_readonly_port": [_ref("NodePool", "", "pool-b")],
+                "provider.gke_google_groups_rbac": [_ref("Cluster", "", NAME)],
+                "provider.gke_security_bulletins": [_ref("Cluster", "", NAME)],
             },
             "unknown": [],
         },
@@ -328,7 +341,10 @@ def build() -> DemoCluster:
                 'error: the server doesn\'t have a resource type "vulnerabilityreports"',
             )
         ],
-        provider=gke_cluster(),
+        provider_files={
+            "gke-cluster.json": gke_cluster(),
+            "gke-upgrade-info.json": gke_upgrade_info(),
+        },
     )
 
 

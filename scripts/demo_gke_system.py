@@ -304,69 +304,136 @@ def policy_controller(cluster: Cluster) -> None:
 
 
 def gke_cluster() -> dict:
-    """A minimal `gcloud container clusters describe --format=json` of the hardened cluster."""
+    """`gcloud container clusters describe payments-prod --format=json`: the REST resource,
+    camelCase, defaults omitted. Mostly hardened; planted: pool-b (auto-upgrade off, an older
+    GKE build, the kubelet read-only port not disabled), no Google Groups for RBAC, no
+    security-bulletin notifications, no Confidential nodes."""
+    base = f"https://container.googleapis.com/v1/projects/{PROJECT}/locations/us-central1"
+    kms = f"projects/{PROJECT}/locations/us-central1/keyRings/gke/cryptoKeys"
+    config = {
+        "diskSizeGb": 100,
+        "diskType": "pd-balanced",
+        "imageType": "COS_CONTAINERD",
+        "machineType": "n2-standard-4",
+        "metadata": {"disable-legacy-endpoints": "true"},
+        "oauthScopes": ["https://www.googleapis.com/auth/cloud-platform"],
+        "serviceAccount": f"gke-nodes@{PROJECT}.iam.gserviceaccount.com",
+        "shieldedInstanceConfig": {"enableIntegrityMonitoring": True, "enableSecureBoot": True},
+        "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+        "bootDiskKmsKey": f"{kms}/boot",
+    }
     pool = {
         "autoscaling": {"enabled": True, "maxNodeCount": 6, "minNodeCount": 1},
-        "config": {
-            "diskSizeGb": 100,
-            "imageType": "COS_CONTAINERD",
-            "machineType": "n2-standard-4",
-            "metadata": {"disable-legacy-endpoints": "true"},
-            "oauthScopes": ["https://www.googleapis.com/auth/cloud-platform"],
-            "serviceAccount": f"gke-nodes@{PROJECT}.iam.gserviceaccount.com",
-            "shieldedInstanceConfig": {"enableIntegrityMonitoring": True, "enableSecureBoot": True},
-            "workloadMetadataConfig": {"mode": "GKE_METADATA"},
-        },
+        "networkConfig": {"enablePrivateNodes": True, "podRange": "pods"},
         "status": "RUNNING",
+        "upgradeSettings": {"maxSurge": 1, "strategy": "SURGE"},
     }
     return {
-        "addonsConfig": {"kubernetesDashboard": {"disabled": True}},
+        "addonsConfig": {
+            "gcePersistentDiskCsiDriverConfig": {"enabled": True},
+            "httpLoadBalancing": {},
+            "kubernetesDashboard": {"disabled": True},
+            "networkPolicyConfig": {"disabled": True},
+        },
+        "anonymousAuthenticationConfig": {"mode": "LIMITED"},
         "binaryAuthorization": {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"},
         "createTime": "2025-01-14T10:21:07+00:00",
         "currentMasterVersion": GKE_VERSION,
         "currentNodeVersion": OLD_POOL_VERSION,
         "databaseEncryption": {
             "currentState": "CURRENT_STATE_ENCRYPTED",
+            "keyName": f"{kms}/etcd",
             "state": "ENCRYPTED",
-            "keyName": f"projects/{PROJECT}/locations/us-central1/keyRings/gke/cryptoKeys/etcd",
         },
         "endpoint": "172.16.0.2",
+        "initialClusterVersion": "1.31.4-gke.1256000",
+        "ipAllocationPolicy": {
+            "clusterSecondaryRangeName": "pods",
+            "servicesSecondaryRangeName": "services",
+            "useIpAliases": True,
+        },
         "legacyAbac": {},
         "location": "us-central1",
+        "loggingConfig": {
+            "componentConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER"]}
+        },
+        "loggingService": "logging.googleapis.com/kubernetes",
+        "maintenancePolicy": {
+            "window": {
+                "recurringWindow": {
+                    "recurrence": "FREQ=WEEKLY;BYDAY=SA,SU",
+                    "window": {
+                        "endTime": "2025-01-18T08:00:00Z",
+                        "startTime": "2025-01-18T04:00:00Z",
+                    },
+                }
+            }
+        },
         "masterAuth": {"clientCertificateConfig": {}},
         "masterAuthorizedNetworksConfig": {
             "cidrBlocks": [{"cidrBlock": "10.0.0.0/8", "displayName": "corp"}],
             "enabled": True,
         },
+        "monitoringConfig": {"componentConfig": {"enableComponents": ["SYSTEM_COMPONENTS"]}},
+        "monitoringService": "monitoring.googleapis.com/kubernetes",
         "name": NAME,
+        "network": "shared-vpc",
         "networkConfig": {
             "datapathProvider": "ADVANCED_DATAPATH",
+            "defaultEnablePrivateNodes": True,
             "enableIntraNodeVisibility": True,
+            "network": "projects/acme-net-host/global/networks/shared-vpc",
+            "subnetwork": "projects/acme-net-host/regions/us-central1/subnetworks/payments",
         },
         "nodePools": [
             pool
             | {
-                "name": "pool-a",
+                "config": config | {"kubeletConfig": {"insecureKubeletReadonlyPortEnabled": False}},
                 "initialNodeCount": 3,
-                "version": GKE_VERSION,
                 "management": {"autoRepair": True, "autoUpgrade": True},
+                "name": "pool-a",
+                "selfLink": f"{base}/clusters/{NAME}/nodePools/pool-a",
+                "version": GKE_VERSION,
             },
             pool
             | {
-                "name": "pool-b",
+                # Held back for the ledger batch jobs (INC-4821): upgrades by hand, and created
+                # before the read-only port was turned off on pool-a.
+                "config": config,
                 "initialNodeCount": 1,
-                "version": OLD_POOL_VERSION,
                 "management": {"autoRepair": True, "autoUpgrade": False},
+                "name": "pool-b",
+                "selfLink": f"{base}/clusters/{NAME}/nodePools/pool-b",
+                "version": OLD_POOL_VERSION,
             },
         ],
         "privateClusterConfig": {
             "enablePrivateEndpoint": True,
             "enablePrivateNodes": True,
+            "masterIpv4CidrBlock": "172.16.0.0/28",
             "privateEndpoint": "172.16.0.2",
         },
+        "rbacBindingConfig": {
+            "enableInsecureBindingSystemAuthenticated": False,
+            "enableInsecureBindingSystemUnauthenticated": False,
+        },
         "releaseChannel": {"channel": "REGULAR"},
-        "selfLink": f"https://container.googleapis.com/v1/projects/{PROJECT}/locations/us-central1/clusters/{NAME}",
+        "securityPostureConfig": {"mode": "BASIC", "vulnerabilityMode": "VULNERABILITY_BASIC"},
+        "selfLink": f"{base}/clusters/{NAME}",
         "shieldedNodes": {"enabled": True},
         "status": "RUNNING",
+        "subnetwork": "payments",
         "workloadIdentityConfig": {"workloadPool": f"{PROJECT}.svc.id.goog"},
+    }
+
+
+def gke_upgrade_info() -> dict:
+    """`fetchClusterUpgradeInfo` (illustrative): the REGULAR channel's patch target has moved
+    past the control plane's build, and GKE's own support window for 1.35."""
+    return {
+        "autoUpgradeStatus": ["ACTIVE"],
+        "endOfExtendedSupportTimestamp": "2027-12-17T00:00:00Z",
+        "endOfStandardSupportTimestamp": "2027-02-17T00:00:00Z",
+        "minorTargetVersion": "1.35",
+        "patchTargetVersion": "1.35.6-gke.1101000",
     }

@@ -5,9 +5,11 @@
 Deterministic: uids, hashes, digests and timestamps derive from names, so running it again gives
 byte-identical files. Each bundle holds `<resource>.json` per resource key of
 clusters/resources.py (the `List` that `kubectl get <resource> -A -o json` prints), `version.json`,
-`collection-errors.txt` for what the collector could not list, optionally `gke-cluster.json`, and
+`collection-errors.txt` for what the collector could not list, optionally provider data
+(`gke-cluster.json` and `gke-upgrade-info.json`, `eks-cluster.json` and
+`eks-cluster-versions.json`), and
 `EXPECTED.json`: the planted problems that posture/tests/test_demo_bundles.py asserts.
-The clusters are defined in demo_gke.py, demo_storefront.py and demo_edge.py.
+The clusters are defined in demo_gke.py, demo_storefront.py, demo_edge.py and demo_eks.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shutil
 from pathlib import Path
 
 import demo_edge
+import demo_eks
 import demo_gke
 import demo_storefront
 import orjson
@@ -34,9 +37,12 @@ generator and run it again). Each directory is an evidence bundle as
 `scripts/collect-bundle.sh` writes it: one `<resource>.json` per resource of
 `clusters/resources.py` (the `List` that `kubectl get <resource> -A -o json` prints),
 `version.json` (the body of `GET /version`), `collection-errors.txt` (resources the collector
-could not list: `<resource> <TAB> forbidden|not_served <TAB> kubectl's message`) and, for GKE,
-`gke-cluster.json`. A resource without a file was not collected: checks that need it are
-`unknown`, never a pass.
+could not list: `<resource> <TAB> forbidden|not_served <TAB> kubectl's message`) and the
+provider's description of the cluster: for GKE `gke-cluster.json` (`gcloud container clusters
+describe --format=json`) and `gke-upgrade-info.json` (`fetchClusterUpgradeInfo`), for EKS
+`eks-cluster.json` (`aws eks describe-cluster` plus its node groups) and
+`eks-cluster-versions.json` (`aws eks describe-cluster-versions`). A resource without a file
+was not collected: checks that need it are `unknown`, never a pass.
 
 `EXPECTED.json` in each bundle lists the planted problems, asserted by
 `posture/tests/test_demo_bundles.py` with the checks evaluated as of 2026-11-26:
@@ -59,8 +65,8 @@ def write_cluster(demo: DemoCluster, out: Path) -> int:
     # GET /version prints fields in struct order (major, minor, ...), not sorted.
     version = orjson.dumps(demo.version, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     (directory / "version.json").write_bytes(version)
-    if demo.provider is not None:
-        (directory / "gke-cluster.json").write_bytes(orjson.dumps(demo.provider, option=_JSON))
+    for file_name, document in demo.provider_files.items():
+        (directory / file_name).write_bytes(orjson.dumps(document, option=_JSON))
     if demo.errors:
         lines = [f"{key}\t{status}\t{message}" for key, status, message in demo.errors]
         (directory / "collection-errors.txt").write_text("\n".join(lines) + "\n")
@@ -89,7 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    demos = [demo_gke.build(), demo_storefront.build_staging(), demo_edge.build_edge()]
+    demos = [
+        demo_gke.build(),
+        demo_storefront.build_staging(),
+        demo_edge.build_edge(),
+        demo_eks.build_eks(),
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     total = 0
     for demo in demos:

@@ -456,4 +456,6 @@ class DemoCluster:
     omit: tuple[str, ...] = ()
     # collection-errors.txt lines: (resource key, forbidden | not_served, kubectl's message)
     errors: list[tuple[str, str, str]] = field(default_factory=list)
-    provider: JSON | None = None
+    # Provider data beside the Kubernetes files: bundle file name -> its JSON
+    # (gke-cluster.json, gke-upgrade-info.json, eks-cluster.json, eks-cluster-versions.json).
+    provider_files: dict[str, JSON] = field(default_factory=dict)

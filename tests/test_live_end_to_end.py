@@ -1,26 +1,89 @@
 """The issue-2 promise, over real HTTP: register a cluster's kubeconfig, `collect --sync`,
 `posture --format json`, and every planted problem is there, named by its owning workload.
 
-The cluster is the storefront-staging demo bundle served by the fake API server, so the
-`kubernetes` client pages, authenticates with a bearer token and probes anonymous access.
+The cluster is a demo bundle served by the fake API server, so the `kubernetes` client pages,
+authenticates with a bearer token and probes anonymous access. A bundle's provider files are
+served by the fake GKE or EKS API instead, read through a provider link in the same
+collection by google-cloud-container or boto3.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from django.core.management import call_command
 
+from clusters.models import Cluster
+from clusters.provider_links import LinkRequest, provider_link_set
 from clusters.tests.fakeapi import FakeApiServer
+from clusters.tests.fakeproviders import (
+    ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY,
+    FakeEks,
+    FakeGke,
+    service_account_key,
+)
 
 pytestmark = pytest.mark.django_db
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "bundles"
 
 
-@pytest.mark.parametrize("name", ["storefront-staging", "payments-prod", "edge-dev"])
+@contextmanager
+def provider_apis(bundle: Path, settings: Any) -> Iterator[list[LinkRequest]]:
+    """Serve the bundle's provider files from fake provider APIs; yield the links to them."""
+    links: list[LinkRequest] = []
+    with ExitStack() as stack:
+        gke_file = bundle / "gke-cluster.json"
+        if gke_file.is_file():
+            cluster = orjson.loads(gke_file.read_bytes())
+            target = cluster["selfLink"].split("/v1/", 1)[1]
+            info = bundle / "gke-upgrade-info.json"
+            upgrade = orjson.loads(info.read_bytes()) if info.is_file() else None
+            gke = stack.enter_context(FakeGke({target: cluster}, upgrade_info=upgrade))
+            settings.RAMPART_GKE_API_ENDPOINT = gke.url
+            settings.RAMPART_GKE_TOKEN_URI = gke.token_uri
+            _, project, _, location, _, name = target.split("/")
+            links.append(
+                LinkRequest(
+                    kind="gke",
+                    project=project,
+                    location=location,
+                    name=name,
+                    credentials_kind="key",
+                    key_json=service_account_key(gke.token_uri),
+                )
+            )
+        eks_file = bundle / "eks-cluster.json"
+        if eks_file.is_file():
+            cluster = orjson.loads(eks_file.read_bytes())
+            versions = bundle / "eks-cluster-versions.json"
+            eks = stack.enter_context(
+                FakeEks(
+                    {cluster["name"]: cluster},
+                    cluster_versions=orjson.loads(versions.read_bytes()),
+                )
+            )
+            settings.RAMPART_EKS_ENDPOINT_URL = eks.url
+            links.append(
+                LinkRequest(
+                    kind="eks",
+                    location=cluster["arn"].split(":")[3],
+                    name=cluster["name"],
+                    credentials_kind="key",
+                    access_key_id=ACCESS_KEY_ID,
+                    secret_access_key=SECRET_ACCESS_KEY,
+                )
+            )
+        yield links
+
+
+@pytest.mark.parametrize("name", ["storefront-staging", "payments-prod", "edge-dev", "orders-eks"])
 def test_it_shows_every_planted_problem_of_a_live_cluster(
     name: str,
     tmp_path: Path,
@@ -35,15 +98,22 @@ def test_it_shows_every_planted_problem_of_a_live_cluster(
         "django.utils.timezone.localdate", lambda value=None, timezone=None: date(2026, 11, 26)
     )
     expected = orjson.loads((DEMO / name / "EXPECTED.json").read_bytes())
-    with FakeApiServer.from_bundle(DEMO / name) as server:
+    with (
+        FakeApiServer.from_bundle(DEMO / name) as server,
+        provider_apis(DEMO / name, settings) as links,
+    ):
         kubeconfig = tmp_path / "kubeconfig.yaml"
         kubeconfig.write_text(server.kubeconfig())
         call_command("register_cluster", name, "--kubeconfig", str(kubeconfig), "--no-collect")
+        for link in links:
+            provider_link_set(cluster=Cluster.objects.get(name=name), request=link, by=None)
         call_command("collect", name, "--sync")
     capsys.readouterr()
     call_command("posture", name, "--format", "json")
     document = orjson.loads(capsys.readouterr().out)
     assert document["collection"]["status"] in ("succeeded", "partial")
+    for link in links:  # read through the provider link, in the same collection
+        assert document["collection"]["kind_status"][f"{link.kind}-cluster"] == "ok"
     checks = {check["id"]: check for check in document["checks"]}
     for check_id, planted in expected["fail"].items():
         check = checks[check_id]

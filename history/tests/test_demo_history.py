@@ -28,7 +28,7 @@ from posture.models import ClusterDay, Finding, FleetDay
 
 DAYS = 14
 BUNDLES = Path(__file__).resolve().parents[2] / "demo" / "bundles"
-DEMO_CLUSTERS = ("payments-prod", "storefront-staging", "edge-dev")
+DEMO_CLUSTERS = ("payments-prod", "storefront-staging", "edge-dev", "orders-eks")
 
 
 def _load_demo(*args: str) -> str:
@@ -75,12 +75,14 @@ class TestDemoFleet:
         assert f"since {today - timedelta(days=DAYS)}" in demo_fleet["output"]
 
     def test_it_shows_production_climbing_and_staging_drifting_down(self, demo_fleet):
-        payments, storefront, edge = (_scores(name) for name in DEMO_CLUSTERS)
+        payments, storefront, edge, orders = (_scores(name) for name in DEMO_CLUSTERS)
         assert payments[0] < payments[-1]
         assert len(set(payments)) >= 3
         assert storefront[0] > storefront[-1] + 10
         assert abs(edge[0] - edge[-1]) < 5, "edge-dev stays roughly flat"
         assert all(row.coverage < 80 for row in _days("edge-dev")), "its RBAC stays unreadable"
+        # orders-eks regresses at the provider: audit logs off, then the endpoint opened.
+        assert orders[0] > orders[-1]
 
     def test_it_resolves_findings_and_reopens_one_on_payments_prod(self, demo_fleet):
         findings = Finding.objects.filter(cluster__name="payments-prod")
@@ -144,7 +146,7 @@ class TestDemoFleet:
         assert [row.day for row in days] == [
             today - timedelta(days=age) for age in range(DAYS, -1, -1)
         ]
-        assert all(row.clusters == 3 for row in days)
+        assert all(row.clusters == len(DEMO_CLUSTERS) for row in days)
         production = FleetDay.objects.filter(environment="production", day=today).get()
         assert production.clusters == Cluster.objects.filter(environment="production").count()
 
@@ -182,7 +184,7 @@ def test_it_loads_without_history_when_asked(db):
     output = _load_demo("--history-days", "0")
     assert "Registered payments-prod; its collection is queued" in output
     assert "back-dated" not in output
-    assert CollectionRun.objects.count() == 3
+    assert CollectionRun.objects.count() == len(DEMO_CLUSTERS)
     assert not ClusterDay.objects.exists() and not FleetDay.objects.exists()
 
 
@@ -191,7 +193,7 @@ def test_it_leaves_a_cluster_collected_before_history_alone(db):
     _collect_queued()
     output = _load_demo("--history-days", "3")
     assert "edge-dev was collected before demo history existed" in output
-    assert CollectionRun.objects.count() == 3
+    assert CollectionRun.objects.count() == len(DEMO_CLUSTERS)
 
 
 def test_it_builds_variants_without_touching_the_bundle():

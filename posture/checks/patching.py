@@ -10,6 +10,7 @@ it registers them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date
 
 from clusters.inventory import JSON, Inventory
 from posture.checks.base import Affected, Area, CheckContext, Outcome, Severity, check
@@ -26,9 +27,14 @@ from posture.checks.patching_nodes import (
     unknown_minor,
     with_note,
 )
+from posture.checks.patching_provider import (
+    ProviderVersionFacts,
+    control_plane_facts,
+    gke_build_key,
+)
 from posture.release_catalog import get_catalog
 from posture.release_schema import SupportStatus
-from posture.release_versions import parse_version
+from posture.release_versions import Version, parse_version
 from posture.workloads import WORKLOAD_NEEDS, Workload, workloads
 
 CONTROL_PLANE_COMPONENTS = ("apiserver", "controller-manager")
@@ -58,6 +64,9 @@ def control_plane_eol(inventory: Inventory, context: CheckContext) -> Outcome:
     if isinstance(version, Outcome):
         return version
     catalog, today = get_catalog(), today_of(context)
+    facts = control_plane_facts(inventory, version)
+    if facts is not None and (facts.status or facts.standard_end):
+        return _provider_support(version, facts, today)
     status = catalog.minor_status(version.minor_key, today)
     release = catalog.release(version.minor_key)
     if status == SupportStatus.UNKNOWN:
@@ -90,6 +99,34 @@ def control_plane_eol(inventory: Inventory, context: CheckContext) -> Outcome:
     )
 
 
+def _shown(version: Version) -> str:
+    """The version with its provider build, as /version prints it: `v1.31.4-gke.1000`."""
+    return "v" + (version.raw or version.upstream).removeprefix("v")
+
+
+def _provider_support(version: Version, facts: ProviderVersionFacts, today: date) -> Outcome:
+    """End of life by the provider's own calendar (EKS versionStatus, GKE's end dates)."""
+    name = f"{version.provider.upper()} {version.minor_key}"
+    standard = f"standard support until {facts.standard_end}" if facts.standard_end else ""
+    extended = f"extended support until {facts.extended_end}" if facts.extended_end else ""
+    if facts.status:
+        ended = facts.status == "UNSUPPORTED"
+        in_extended = facts.status == "EXTENDED_SUPPORT"
+    else:
+        last = facts.extended_end or facts.standard_end
+        ended = last is not None and today > last
+        in_extended = not ended and facts.standard_end is not None and today > facts.standard_end
+    evidence = f"({facts.source}{': ' + facts.status if facts.status else ''})"
+    if ended:
+        detail = f"{_shown(version)}: {name} is out of the provider's support {evidence}"
+        return Outcome.failed([control_plane_affected(detail)], detail)
+    if in_extended:
+        return Outcome.passed(
+            f"{name} is in extended support: still patched, at extra cost; {extended} {evidence}"
+        )
+    return Outcome.passed(f"{name} is supported: {standard or extended} {evidence}".strip())
+
+
 @check(
     id="patching.control_plane_patch",
     title="Control plane is behind the latest patch of its minor",
@@ -107,6 +144,9 @@ def control_plane_patch(inventory: Inventory, context: CheckContext) -> Outcome:
     version = api_version(inventory)
     if isinstance(version, Outcome):
         return version
+    facts = control_plane_facts(inventory, version)
+    if version.provider in ("gke", "eks") and facts is not None and facts.patch_target:
+        return _provider_patch(version, facts)
     catalog = get_catalog()
     behind = behind_text(catalog, version, today_of(context))
     if behind is None:
@@ -117,6 +157,22 @@ def control_plane_patch(inventory: Inventory, context: CheckContext) -> Outcome:
         )
     detail = f"v{version.upstream}: {behind}"
     return Outcome.failed([control_plane_affected(detail)], with_note(detail, version))
+
+
+def _provider_patch(version: Version, facts: ProviderVersionFacts) -> Outcome:
+    """Judged against the provider's own patch target, not upstream's patch list: GKE's
+    patchTargetVersion (a GKE build), EKS's kubernetesPatchVersion (an upstream patch)."""
+    target = facts.patch_target
+    assert target is not None  # the caller checked
+    current = _shown(version)
+    field = "patchTargetVersion" if version.provider == "gke" else "kubernetesPatchVersion"
+    label = version.provider.upper()
+    if gke_build_key(target) > gke_build_key(version):
+        detail = f"{current}: {label}'s patch target is {target.raw} ({facts.source} {field})"
+        return Outcome.failed([control_plane_affected(detail)], detail)
+    return Outcome.passed(
+        f"{current}: {label} ships no newer patch ({facts.source} {field} {target.raw})"
+    )
 
 
 @check(

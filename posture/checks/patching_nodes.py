@@ -15,6 +15,7 @@ from datetime import date
 from clusters.inventory import JSON, Inventory
 from posture.checks.base import Affected, Area, CheckContext, Outcome, Severity, check
 from posture.checks.guides import GKE, NSA
+from posture.checks.patching_provider import gke_build_key, gke_node_target
 from posture.release_catalog import get_catalog
 from posture.release_schema import Catalog, Cve, SupportStatus
 from posture.release_versions import Version, parse_version
@@ -213,6 +214,7 @@ def kubelet_skew(inventory: Inventory, context: CheckContext) -> Outcome:
 )
 def kubelet_behind(inventory: Inventory, context: CheckContext) -> Outcome:
     catalog, today = get_catalog(), today_of(context)
+    gke_target = gke_node_target(inventory)
 
     def judge(node: Node) -> str | None:
         kubelet = node.kubelet
@@ -226,6 +228,13 @@ def kubelet_behind(inventory: Inventory, context: CheckContext) -> Outcome:
         if status == SupportStatus.EOL:
             since = f" since {release.eol}" if release else ""
             problems.append(f"{kubelet.minor_key} end of life{since}")
+        if gke_target is not None and kubelet.provider == "gke":
+            # GKE patches nodes by moving pools to the control plane's build (hardening.md §5.1).
+            if gke_build_key(kubelet) < gke_build_key(gke_target):
+                problems.append(f"behind the control plane's GKE build {gke_target.raw}")
+            if not problems:
+                return ""
+            return f"kubelet {node.kubelet_raw}: {'; '.join(problems)}"
         if behind := behind_text(catalog, kubelet, today):
             problems.append(behind)
         if not problems:

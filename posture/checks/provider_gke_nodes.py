@@ -11,6 +11,7 @@ from __future__ import annotations
 from clusters.inventory import JSON, Inventory
 from posture.checks.base import Area, CheckContext, Outcome, Severity
 from posture.checks.guides import CIS_GKE, GKE
+from posture.checks.patching_provider import gke_build_key
 from posture.checks.provider_fields import ABSENT, at, fact, observed, said
 from posture.checks.provider_gke import (
     Pool,
@@ -266,15 +267,6 @@ def boot_disk_cmek(inventory: Inventory, context: CheckContext) -> Outcome:
     )
 
 
-def gke_build_key(text: str) -> tuple[tuple[int, int, int], int] | None:
-    """`1.31.4-gke.1000` -> ((1, 31, 4), 1000): GKE builds of one patch order by build number."""
-    version = parse_version(text)
-    if version is None:
-        return None
-    number = version.build.removeprefix("gke.") if version.build.startswith("gke.") else ""
-    return (version.major, version.minor, version.patch), int(number) if number.isdigit() else 0
-
-
 @gke_check(
     id="provider.gke_node_pool_versions",
     title="Node pools run an older GKE version than the control plane",
@@ -292,17 +284,19 @@ def gke_build_key(text: str) -> tuple[tuple[int, int, int], int] | None:
 def node_pool_versions(inventory: Inventory, context: CheckContext) -> Outcome:
     cluster = gke_cluster(inventory)
     master = str(cluster.get("currentMasterVersion") or "")
-    master_key = gke_build_key(master)
-    if master_key is None:
+    parsed_master = parse_version(master)
+    if parsed_master is None:
         return Outcome.unknown(f"cannot read currentMasterVersion {master!r}")
+    master_key = gke_build_key(parsed_master)
 
     def judge(pool: Pool) -> str | None:
         if pool.defaults:
             return None
         version = pool.value("version")
-        key = gke_build_key(version) if isinstance(version, str) else None
-        if key is None:
+        parsed = parse_version(version) if isinstance(version, str) else None
+        if parsed is None:
             return None
+        key = gke_build_key(parsed)
         if key >= master_key:
             return ""
         return f"{pool.field('version')} = {version} (control plane currentMasterVersion {master})"

@@ -76,8 +76,8 @@ UNKNOWN_CASES = [
 ]
 
 
-def test_it_ships_the_three_demo_clusters():
-    assert CLUSTERS == ["edge-dev", "payments-prod", "storefront-staging"]
+def test_it_ships_the_four_demo_clusters():
+    assert CLUSTERS == ["edge-dev", "orders-eks", "payments-prod", "storefront-staging"]
 
 
 @pytest.mark.parametrize(("cluster", "check_id"), FAIL_CASES)

@@ -32,6 +32,11 @@ DEMO_CLUSTERS = {
         "Edge dev cluster, collected with restricted rights",
         ["edge@example.com"],
     ),
+    "orders-eks": (
+        "production",
+        "Orders platform (EKS), with its provider description in the bundle",
+        ["orders-platform@example.com"],
+    ),
 }
 
 
