@@ -3,7 +3,9 @@
 A bundle is a directory, a `.tar.gz` or a `.zip`. Each file's kind is read from its content
 (the items' `kind` within their apiVersion's group, else the list's kind) rather than trusted
 from its name, so any `kubectl ... -o json > file` works; a custom resource's file is
-`<plural>.<group>.json`. A resource with no file was not collected: its checks are unknown,
+`<plural>.<group>.json`; a provider's description of the cluster rides along as its own file
+(clusters.providers: gke-cluster.json, eks-cluster.json and their optional companions). A
+resource with no file was not collected: its checks are unknown,
 except an add-on CRD's resource when the bundle's customresourcedefinitions.json shows that CRD
 is not installed (then it is not served). Archives are read member by member with size limits,
 never extracted to disk, so a hostile archive cannot write outside a folder or fill the disk.
@@ -30,7 +32,7 @@ from clusters.providers import (
     provider_missing,
     provider_set,
 )
-from clusters.resources import BY_GROUP_KIND, BY_KEY, BY_KIND, RESOURCES, Resource
+from clusters.resources import BY_GROUP_KIND, BY_KEY, BY_KIND, EXTRA_INPUTS, RESOURCES, Resource
 
 # One member may be large (50,000 pods is ~1 GB of kubectl JSON); the whole bundle is capped by
 # the upload limit before it gets here.
@@ -190,7 +192,7 @@ def _read_bundle(path: Path) -> Inventory:
     if not seen_any and not problems:
         raise BundleError(f"{path.name} holds no kubectl JSON output")
     for provider in PROVIDERS.values():
-        _read_provider(inventory, provider, provider_files, problems)
+        _read_provider(inventory, provider, provider_files, problems, recorded)
     installed = _installed_crds(inventory)
     for resource in RESOURCES:
         if inventory.has(resource.key):
@@ -215,12 +217,21 @@ def _read_bundle(path: Path) -> Inventory:
 
 
 def _read_provider(
-    inventory: Inventory, provider: Provider, files: dict[str, JSON], problems: dict[str, str]
+    inventory: Inventory,
+    provider: Provider,
+    files: dict[str, JSON],
+    problems: dict[str, str],
+    recorded: dict[str, tuple[KindStatus, str]],
 ) -> None:
-    """The provider's document from the bundle, or why there is none (not collected is normal)."""
+    """The provider's document from the bundle, or why there is none: the collector's own
+    record (collection-errors.txt: gcloud or the aws CLI refused), a broken file, or simply
+    not collected, which is normal."""
     name = provider.bundle_file
     if name in problems:
         provider_missing(inventory, provider, KindStatus.ERROR, problems[name])
+        return
+    if name not in files and provider.input.key in recorded:
+        provider_missing(inventory, provider, *recorded[provider.input.key])
         return
     if name not in files:
         provider_missing(
@@ -259,6 +270,6 @@ def recorded_errors(content: bytes) -> dict[str, tuple[KindStatus, str]]:
     for line in content.decode("utf-8", errors="replace").splitlines():
         key, _, rest = line.partition("\t")
         status, _, message = rest.partition("\t")
-        if key in BY_KEY and status in _ERROR_STATUSES:
+        if (key in BY_KEY or key in EXTRA_INPUTS) and status in _ERROR_STATUSES:
             recorded[key] = (_ERROR_STATUSES[status], message.strip()[:500])
     return recorded

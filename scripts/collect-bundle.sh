@@ -2,10 +2,12 @@
 # Collect a Rampart evidence bundle from a cluster with kubectl and read-only rights.
 #
 # Writes one `kubectl get <resource> -o json` file per resource Rampart reads, plus
-# version.json (GET /version), optionally gke-cluster.json, and collection-errors.txt listing
-# what could not be listed; then packs it as <context>-<date>.tar.gz for upload into Rampart.
-# It talks only to the API server through kubectl (and to the GKE API through gcloud when
-# GKE_CLUSTER and GKE_LOCATION are set); it never reads Secrets or ConfigMaps.
+# version.json (GET /version), optionally the provider's description of the cluster
+# (gke-cluster.json, eks-cluster.json), and collection-errors.txt listing what could not be
+# listed; then packs it as <context>-<date>.tar.gz for upload into Rampart. It talks only to
+# the API server through kubectl (and to the GKE API through gcloud when GKE_CLUSTER and
+# GKE_LOCATION are set, to the EKS API through the aws CLI when EKS_CLUSTER and EKS_REGION
+# are set); it never reads Secrets or ConfigMaps.
 #
 # The read-only ClusterRole it needs: deploy/kubernetes/rampart-reader-rbac.yaml.
 set -euo pipefail
@@ -25,6 +27,12 @@ Environment:
   KUBECTL        kubectl binary (default: kubectl)
   GKE_CLUSTER, GKE_LOCATION [, GKE_PROJECT]
                  also save `gcloud container clusters describe` as gke-cluster.json
+                 (needs Kubernetes Engine Cluster Viewer)
+  EKS_CLUSTER, EKS_REGION
+                 also save `aws eks describe-cluster` with every `describe-nodegroup` as
+                 eks-cluster.json, and `describe-cluster-versions` for its version as
+                 eks-cluster-versions.json (needs eks:DescribeCluster, ListNodegroups,
+                 DescribeNodegroup; DescribeClusterVersions optional)
   REQUEST_TIMEOUT  per-request timeout passed to kubectl (default: 120s)
 
 Resources the credentials may not list, or that the cluster does not serve, are skipped and
@@ -117,7 +125,7 @@ errors="$bundle/collection-errors.txt"
 # Record a resource that could not be collected: key, forbidden|not_served|error, message.
 record_error() {
     local key=$1 stderr_file=$2 status
-    if grep -qiE 'forbidden|unauthorized' "$stderr_file"; then
+    if grep -qiE 'forbidden|unauthorized|AccessDenied|UnrecognizedClient|InvalidClientTokenId|ExpiredToken|PERMISSION_DENIED|code=403' "$stderr_file"; then
         status=forbidden
     elif grep -qiE "doesn't have a resource type|the server could not find the requested resource|no matches for kind" "$stderr_file"; then
         status=not_served
@@ -176,6 +184,49 @@ if [ -n "${GKE_CLUSTER:-}" ] && [ -n "${GKE_LOCATION:-}" ]; then
     else
         echo "  gke-cluster: gcloud not found, skipped" >&2
         printf 'gke-cluster\terror\tgcloud not found\n' >>"$errors"
+    fi
+fi
+
+# {"cluster": <describe-cluster>, "nodegroups": [<describe-nodegroup>, ...]}, built without
+# jq: each piece is the CLI's own JSON. Every step is checked (errexit is off in an `if`).
+eks_description() {
+    local groups group separator=""
+    printf '{"cluster":'
+    "${eks[@]}" describe-cluster --name "$EKS_CLUSTER" --query cluster || return 1
+    groups=$("${eks[@]}" list-nodegroups --cluster-name "$EKS_CLUSTER" \
+        --query 'nodegroups[]' --output text) || return 1
+    printf ',"nodegroups":['
+    for group in $groups; do
+        printf '%s' "$separator"
+        "${eks[@]}" describe-nodegroup --cluster-name "$EKS_CLUSTER" \
+            --nodegroup-name "$group" --query nodegroup || return 1
+        separator=","
+    done
+    printf ']}\n'
+}
+
+if [ -n "${EKS_CLUSTER:-}" ] && [ -n "${EKS_REGION:-}" ]; then
+    if command -v aws >/dev/null 2>&1; then
+        eks=(aws eks --region "$EKS_REGION" --output json)
+        if eks_description >"$work/eks-cluster.json" 2>"$work/stderr"; then
+            mv "$work/eks-cluster.json" "$bundle/eks-cluster.json"
+            echo "  eks-cluster: ok" >&2
+            version=$("${eks[@]}" describe-cluster --name "$EKS_CLUSTER" \
+                --query cluster.version --output text 2>/dev/null || true)
+            if [ -n "$version" ] && "${eks[@]}" describe-cluster-versions \
+                --cluster-versions "$version" >"$bundle/eks-cluster-versions.json" 2>/dev/null; then
+                echo "  eks-cluster-versions: ok" >&2
+            else
+                rm -f "$bundle/eks-cluster-versions.json"
+                echo "  eks-cluster-versions: skipped (optional)" >&2
+            fi
+        else
+            rm -f "$work/eks-cluster.json"
+            record_error eks-cluster "$work/stderr"
+        fi
+    else
+        echo "  eks-cluster: aws CLI not found, skipped" >&2
+        printf 'eks-cluster\terror\taws CLI not found\n' >>"$errors"
     fi
 fi
 

@@ -161,3 +161,115 @@ def test_it_grants_read_only_access_to_every_resource_and_no_secrets() -> None:
         assert {"get", "list"} <= granted, resource.key
     assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"get", "list"}
     assert not [rule for rule in rules if {"secrets", "configmaps", "*"} & set(rule["resources"])]
+
+
+# A stand-in `aws` CLI: boto3 against the fake EKS API, `--query` applied with JMESPath, the
+# output printed as the CLI prints it (JSON, timestamps as ISO strings; text for --output text).
+FAKE_AWS = """#!{python}
+import datetime, json, os, sys
+import boto3, jmespath
+
+args = sys.argv[1:]
+assert args[0] == "eks", args
+options, positional, index = {{}}, [], 1
+while index < len(args):
+    if args[index].startswith("--"):
+        options[args[index][2:]] = args[index + 1]
+        index += 2
+    else:
+        positional.append(args[index])
+        index += 1
+client = boto3.client(
+    "eks",
+    region_name=options.pop("region"),
+    endpoint_url=os.environ["FAKE_EKS"],
+    aws_access_key_id=os.environ["FAKE_KEY_ID"],
+    aws_secret_access_key=os.environ["FAKE_SECRET"],
+)
+output, query = options.pop("output", "json"), options.pop("query", None)
+names = {{"name": "name", "cluster-name": "clusterName", "nodegroup-name": "nodegroupName"}}
+kwargs = {{names[key]: value for key, value in options.items() if key in names}}
+if "cluster-versions" in options:
+    kwargs["clusterVersions"] = [options["cluster-versions"]]
+operation = positional[0].replace("-", "_")
+try:
+    if client.can_paginate(operation):  # the CLI pages through lists by itself
+        pages = list(client.get_paginator(operation).paginate(**kwargs))
+        result = pages[0]
+        for page in pages[1:]:
+            for key, value in page.items():
+                if isinstance(value, list):
+                    result[key] = result[key] + value
+    else:
+        result = getattr(client, operation)(**kwargs)
+except client.exceptions.ClientError as error:
+    sys.exit("An error occurred (" + error.response["Error"]["Code"] + "): " + str(error))
+result.pop("ResponseMetadata", None)
+if query:
+    result = jmespath.search(query, result)
+if output == "text":
+    print("\\t".join(result) if isinstance(result, list) else result)
+else:
+    print(json.dumps(result, default=lambda value: value.isoformat(), indent=4))
+"""
+
+
+def collect_eks_with_the_script(
+    server: FakeApiServer, eks_url: str, tmp_path: Path, *, key_id: str
+) -> Path:
+    aws = tmp_path / "bin" / "aws"
+    aws.parent.mkdir()
+    aws.write_text(FAKE_AWS.format(python=sys.executable))
+    aws.chmod(0o755)
+    os.environ["PATH"] = f"{aws.parent}{os.pathsep}{os.environ['PATH']}"
+    try:
+        os.environ.update(
+            EKS_CLUSTER="batch-legacy",
+            EKS_REGION="us-east-1",
+            FAKE_EKS=eks_url,
+            FAKE_KEY_ID=key_id,
+            FAKE_SECRET="fake/secret/access/key/0123456789abcdef",
+        )
+        return collect_with_the_script(server, tmp_path)
+    finally:
+        for name in ("EKS_CLUSTER", "EKS_REGION", "FAKE_EKS", "FAKE_KEY_ID", "FAKE_SECRET"):
+            os.environ.pop(name, None)
+        os.environ["PATH"] = os.environ["PATH"].split(os.pathsep, 1)[1]
+
+
+def test_it_saves_the_eks_description_with_every_node_group(tmp_path: Path) -> None:
+    from clusters.tests.fakeproviders import ACCESS_KEY_ID, FakeEks, recording
+
+    versions = {"clusterVersions": [{"clusterVersion": "1.29", "versionStatus": "UNSUPPORTED"}]}
+    with (
+        FakeApiServer(built_ins()) as server,
+        FakeEks({"batch-legacy": recording("eks-default")}, cluster_versions=versions) as eks,
+    ):
+        directory = collect_eks_with_the_script(server, eks.url, tmp_path, key_id=ACCESS_KEY_ID)
+
+    inventory = read_bundle(directory)
+    assert inventory.kind_status["eks-cluster"] == KindStatus.OK, inventory.kind_errors
+    entry = inventory.provider["eks"]
+    assert [g["nodegroupName"] for g in entry["cluster"]["nodegroups"]] == [
+        "workers",
+        "workers-b",
+        "legacy",
+    ]
+    assert entry["clusterVersions"]["clusterVersions"][0]["versionStatus"] == "UNSUPPORTED"
+
+
+def test_it_records_an_eks_api_that_refuses_the_credentials(tmp_path: Path) -> None:
+    from clusters.tests.fakeproviders import FakeEks, recording
+
+    with (
+        FakeApiServer(built_ins()) as server,
+        FakeEks({"batch-legacy": recording("eks-default")}) as eks,
+    ):
+        directory = collect_eks_with_the_script(
+            server, eks.url, tmp_path, key_id="AKIAOTHERKEY00000000"
+        )
+
+    inventory = read_bundle(directory)
+    assert inventory.kind_status["eks-cluster"] == KindStatus.FORBIDDEN
+    assert "UnrecognizedClientException" in inventory.kind_errors["eks-cluster"]
+    assert inventory.has("pods")
