@@ -220,3 +220,59 @@ def test_it_reads_an_eks_link_with_a_static_key(settings, tmp_path: Path):
     assert found["provider.eks_public_endpoint"] == "fail"
     assert found["provider.eks_version_support"] == "fail"  # no EKS calendar: upstream's says so
     assert AuditEvent.objects.filter(action="provider_link.set", cluster_name="batch").exists()
+
+
+def test_it_completes_the_gke_checklist_from_provider_data_with_evidence(tmp_path: Path):
+    """Done-when of issue 12: under the GKE hardening guide every GKE-evidence item is pass or
+    fail from the Cluster resource, its reason quoting the field path and value; without the
+    data the same items stay manual."""
+    from compliance.checklist import cluster_state, item_row
+    from posture.guides import guide_get
+
+    guide = guide_get("gke-hardening")
+    assert guide is not None
+    provider_side = [item for item in guide.items if item.evidence == "GKE"]
+    for name, recorded in (("legacy", "gke-default-2018"), ("hardened", "gke-hardened")):
+        bundle = small_bundle(tmp_path / name)
+        (bundle / "version.json").write_text(json.dumps(GKE_VERSION))
+        (bundle / "gke-cluster.json").write_text(json.dumps(recording(recorded)))
+        cluster_register(name=name, source_kind=Cluster.SourceKind.BUNDLE, bundle_path=bundle)
+        call_command("collect", name, "--sync")
+    bare = small_bundle(tmp_path / "bare")
+    (bare / "version.json").write_text(json.dumps(GKE_VERSION))
+    cluster_register(name="bare", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=bare)
+    call_command("collect", "bare", "--sync")
+
+    rows = {
+        name: {
+            item.id: item_row(guide, item, cluster_state(Cluster.objects.get(name=name)))
+            for item in provider_side
+        }
+        for name in ("legacy", "hardened", "bare")
+    }
+    # The 2018 cluster fails every provider-side weakness; K1 quotes the fields it read.
+    legacy = rows["legacy"]
+    judged = {"B2", "C1", "C2", "D1", "D2", "E4", "E5", "F1", "F2", "G1", "G3", "J2", "J3"}
+    judged |= {"J4", "J5", "K1", "K2", "K3", "L2", "L4", "L8", "L9", "L10", "L11", "L12"}
+    for item_id in judged:
+        assert legacy[item_id].status == "fail", (item_id, legacy[item_id].reason)
+    assert "legacyAbac.enabled = true" in legacy["K2"].reason
+    assert "nodePools[default-pool].config.imageType" in legacy["C2"].reason
+    # Autopilot is a consideration: a Standard cluster is not applicable, never failed.
+    assert legacy["L15"].status == "not_applicable"
+    # The hardened one fails none of them: items judged by provider checks alone pass; in
+    # items that also weigh Kubernetes-side checks (J1 patch levels, L4 the test bundle's
+    # nginx:latest, K1 bindings this small bundle lacks) every provider entry passes.
+    hardened = rows["hardened"]
+    for item_id, row in hardened.items():
+        provider_rows = [r for r in row.checks if r.key.startswith("provider.")]
+        if len(provider_rows) == len(row.checks):
+            assert row.status in ("pass", "not_applicable"), (item_id, row.reason)
+        for entry in provider_rows:
+            assert entry.result is not None
+            assert entry.result.raw_status in ("pass", "not_applicable"), (item_id, entry.key)
+    # Without provider data nothing provider-side fails: manual, awaiting an attestation.
+    bare_rows = rows["bare"]
+    for item_id in judged - {"K1", "K3", "L4", "J4"}:
+        assert bare_rows[item_id].status == "manual", (item_id, bare_rows[item_id].status)
+    assert "gke-cluster" in bare_rows["K2"].reason
