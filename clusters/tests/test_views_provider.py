@@ -120,9 +120,8 @@ def test_it_stores_an_uploaded_description_for_the_following_collections(enginee
     stored = ProviderDocument.objects.get(cluster=cluster, kind="gke")
     assert stored.document["name"] == "orders-eu"
     assert "describe.json" in page(engineer, cluster)
-    assert AuditEvent.objects.get(action="provider_document.upload").after["cluster_name"] == (
-        "orders-eu"
-    )
+    audited = AuditEvent.objects.get(action="provider_document.upload").after or {}
+    assert audited["cluster_name"] == "orders-eu"
     engineer.post(reverse("provider_document_remove", args=[cluster.name, "gke"]))
     assert not ProviderDocument.objects.exists()
 
