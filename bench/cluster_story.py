@@ -41,6 +41,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bench.stored_rows import ClusterRecords, HistoryRows, Row, ScoreSums, Stamp
+from clusters.distribution import from_version
 
 COLLECTIONS_PER_DAY = 4
 CHANGES_PER_WEEK = 3.0
@@ -235,6 +236,7 @@ class ClusterHistory:
             "fetch_seconds": fetch,
             "evaluate_seconds": evaluate,
             "kubernetes_version": self._version,
+            "distribution": from_version(self._version),
             "object_counts": counts,
             "kind_status": base.kind_status,
             "anonymous_probe": base.anonymous_probe,
@@ -266,6 +268,7 @@ class ClusterHistory:
             "started_at": at + timedelta(seconds=1),
             "progress": "",
             "kind_errors": {},
+            "distribution": "",
             "last_error": "",
             "attempts": 1,
         }
