@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import orjson
 
-from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
+from clusters.inventory import JSON, Inventory, KindStatus, Shared, gc_paused, trim
 from clusters.resources import BY_GROUP_KIND, BY_KEY, BY_KIND, RESOURCES, Resource
 
 # One member may be large (50,000 pods is ~1 GB of kubectl JSON); the whole bundle is capped by
@@ -136,6 +136,7 @@ def read_bundle(path: Path) -> Inventory:
 
 def _read_bundle(path: Path) -> Inventory:
     inventory = Inventory(source=f"bundle {path.name}")
+    shared = Shared()
     problems: dict[str, str] = {}
     recorded: dict[str, tuple[KindStatus, str]] = {}
     seen_any = False
@@ -169,7 +170,7 @@ def _read_bundle(path: Path) -> Inventory:
         key = found
         raw_items = document.get("items")
         items = raw_items if isinstance(raw_items, list) else [document]
-        trimmed = [trim(key, item) for item in items if isinstance(item, dict)]
+        trimmed = [trim(key, item, shared) for item in items if isinstance(item, dict)]
         # Several files of one kind (per-namespace dumps) add up.
         if inventory.has(key):
             inventory.objects[key].extend(trimmed)

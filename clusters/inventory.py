@@ -9,11 +9,14 @@ reads, and keeps every other field.
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from clusters.resources import BY_KEY
 
@@ -54,7 +57,67 @@ _KEPT_CONTAINER_STATUS = ("name", "image", "imageID", "ready", "restartCount")
 _DROPPED_METADATA = frozenset({"managedFields", "selfLink"})
 
 
-def trim(key: str, obj: JSON) -> JSON:
+class Shared:
+    """Equal values shared between the objects of one collection, held once in memory.
+
+    The pods of a Deployment, its ReplicaSets' templates and its own template repeat the same
+    container images, environments, ports, security contexts, labels: at 10,000 pods the
+    inventory is a third smaller when each distinct value is one object (bench/). Trimmed
+    objects are read-only (checks are pure), so sharing is safe; whoever edits an inventory
+    object deep-copies it first (pipeline.demo_stories).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, dict | list):
+            key: Any = orjson.dumps(value)  # the API serialises equal objects alike
+        elif isinstance(value, str):
+            key = value
+        else:
+            return value
+        return self._values.setdefault(key, value)
+
+    def pod_spec(self, spec: Any) -> None:
+        if not isinstance(spec, dict):
+            return
+        for list_name in ("containers", "initContainers", "ephemeralContainers"):
+            containers = spec.get(list_name)
+            if isinstance(containers, list):
+                spec[list_name] = [
+                    {k: self.value(v) for k, v in c.items()} if isinstance(c, dict) else c
+                    for c in containers
+                ]
+        for name in ("tolerations", "volumes", "securityContext", "affinity", "nodeSelector"):
+            if name in spec:
+                spec[name] = self.value(spec[name])
+
+    def share(self, key: str, trimmed: JSON) -> JSON:
+        metadata = trimmed.get("metadata")
+        if isinstance(metadata, dict):
+            for name in ("labels", "annotations", "ownerReferences"):
+                if name in metadata:
+                    metadata[name] = self.value(metadata[name])
+        spec = trimmed.get("spec")
+        if not isinstance(spec, dict):
+            return trimmed
+        if key == "pods":
+            self.pod_spec(spec)
+        elif key == "cronjobs":
+            job = spec.get("jobTemplate")
+            job_spec = job.get("spec") if isinstance(job, dict) else None
+            template = job_spec.get("template") if isinstance(job_spec, dict) else None
+            if isinstance(template, dict):
+                self.pod_spec(template.get("spec"))
+        elif isinstance(template := spec.get("template"), dict):
+            self.pod_spec(template.get("spec"))
+        return trimmed
+
+
+def trim(key: str, obj: JSON, shared: Shared | None = None) -> JSON:
     """Drop what is known to be bulky and unread; keep everything else. Mutate-free.
 
     The bulk of a list response is managedFields, the last-applied annotation and `status`,
@@ -86,7 +149,7 @@ def trim(key: str, obj: JSON) -> JSON:
         # The OpenAPI schemas are megabytes; checks read which groups and kinds exist.
         spec = obj.get("spec") or {}
         trimmed["spec"] = {"group": spec.get("group"), "names": spec.get("names")}
-    return trimmed
+    return shared.share(key, trimmed) if shared is not None else trimmed
 
 
 def _trim_metadata(metadata: Any) -> Any:
@@ -191,6 +254,27 @@ class Inventory:
 
     def counts(self) -> dict[str, int]:
         return {key: len(items) for key, items in self.objects.items()}
+
+    def digest(self) -> str:
+        """A fingerprint of everything a check can read here: equal digests, equal inventories.
+
+        Objects are hashed as collected (trimmed), with every kind's status and error, the
+        version, the anonymous probe and the provider data; ~0.2 s for 10,000 pods.
+        """
+        hasher = hashlib.blake2b(digest_size=32)
+        for part in (
+            self.version,
+            sorted((k, str(v)) for k, v in self.kind_status.items()),
+            sorted(self.kind_errors.items()),
+            self.anonymous_probe,
+            self.provider,
+        ):
+            hasher.update(orjson.dumps(part, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+        for key in sorted(self.objects):
+            hasher.update(key.encode())
+            for item in self.objects[key]:
+                hasher.update(orjson.dumps(item))
+        return hasher.hexdigest()
 
 
 @contextmanager

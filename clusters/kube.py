@@ -39,7 +39,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
+from clusters.inventory import JSON, Inventory, KindStatus, Shared, gc_paused, trim
 from clusters.kubeconfig import Credentials, KubeconfigError
 from clusters.resources import RESOURCES, Resource
 
@@ -107,6 +107,7 @@ class _Session:
         self.client = client
         self.credentials = credentials
         self.timeout = timeout
+        self.shared = Shared()  # equal values across this collection's objects, held once
 
     def get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> _Response:
         method, url, headers, body, post_params = self.client.param_serialize(
@@ -398,7 +399,7 @@ def _list_pages(
             raise _kind_failure(session, resource, response)
         page_items, token = _parse_page(response.body)
         del response  # the raw page is the biggest thing alive; let it go before trimming
-        items.extend(trim(key, item) for item in page_items)
+        items.extend(trim(key, item, session.shared) for item in page_items)
         del page_items
         if not token:
             progress(f"listed {key}: {len(items)}")
