@@ -57,6 +57,29 @@ _KEPT_CONTAINER_STATUS = ("name", "image", "imageID", "ready", "restartCount")
 _DROPPED_METADATA = frozenset({"managedFields", "selfLink"})
 
 
+# Container fields that repeat across a workload's pods and templates; volumeMounts, which name
+# each pod's own token volume, rarely do, so hashing them would cost without saving.
+_SHARED_FIELDS = frozenset(
+    {
+        "image",
+        "env",
+        "envFrom",
+        "resources",
+        "securityContext",
+        "ports",
+        "args",
+        "command",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "lifecycle",
+        "imagePullPolicy",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+    }
+)
+
+
 class Shared:
     """Equal values shared between the objects of one collection, held once in memory.
 
@@ -74,7 +97,10 @@ class Shared:
 
     def value(self, value: Any) -> Any:
         if isinstance(value, dict | list):
-            key: Any = orjson.dumps(value)  # the API serialises equal objects alike
+            # The API serialises equal objects alike. A 128-bit digest, not the bytes, keys
+            # the table: holding the bytes of every distinct value would cost more memory than
+            # sharing saves; a collision is as likely as guessing a random 128-bit key.
+            key: Any = hashlib.blake2b(orjson.dumps(value), digest_size=16).digest()
         elif isinstance(value, str):
             key = value
         else:
@@ -88,10 +114,12 @@ class Shared:
             containers = spec.get(list_name)
             if isinstance(containers, list):
                 spec[list_name] = [
-                    {k: self.value(v) for k, v in c.items()} if isinstance(c, dict) else c
+                    {k: self.value(v) if k in _SHARED_FIELDS else v for k, v in c.items()}
+                    if isinstance(c, dict)
+                    else c
                     for c in containers
                 ]
-        for name in ("tolerations", "volumes", "securityContext", "affinity", "nodeSelector"):
+        for name in ("tolerations", "securityContext", "affinity", "nodeSelector"):
             if name in spec:
                 spec[name] = self.value(spec[name])
 

@@ -73,7 +73,9 @@ def collection_execute(
         inventory = inventory_for(run, progress)
         fetched = time.perf_counter()
         progress("evaluating checks")
-        inventory_record(run=run, inventory=inventory, fetch_seconds=fetched - started)
+        inventory_record(
+            run=run, inventory=inventory, fetch_seconds=fetched - started, progress=progress
+        )
     except kube.Unreachable as exc:
         if not retry_transient:
             return _failed(run, str(exc), send_inline=send_alerts_inline)
@@ -98,6 +100,7 @@ def inventory_record(
     inventory: Inventory,
     fetch_seconds: float = 0.0,
     created_at: datetime | None = None,
+    progress: Progress | None = None,
 ) -> Evaluation:
     """Evaluate an inventory for a claimed run and store everything it implies, atomically.
 
@@ -105,6 +108,7 @@ def inventory_record(
     history); it defaults to now.
     """
     evaluating = time.perf_counter()
+    progress = progress or _quiet
     at = created_at or timezone.now()
     today = timezone.localdate(at)
     governance = governance_for(cluster_id=run.cluster_id, now=at)
@@ -122,6 +126,7 @@ def inventory_record(
     )
     if judged_as is not None:
         # The same inventory, checks and day: its raw verdicts are these. Derive only.
+        progress(f"unchanged since collection {judged_as.run_id}: its verdicts stand")
         waivable = {waiver.check_id for waiver in governance.waivers}
         verdicts = stored_verdicts(judged_as, affected_of=waivable)
         derived = derive(verdicts, governance=governance, context=context)
@@ -159,6 +164,10 @@ def inventory_record(
             finished_at=created_at,
         )
     return evaluation
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 def _failed(run: CollectionRun, error: str, *, send_inline: bool) -> CollectionRun:
