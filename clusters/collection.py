@@ -26,6 +26,7 @@ from clusters.crypto import CredentialsUnreadable
 from clusters.inventory import Inventory, KindStatus
 from clusters.kubeconfig import KubeconfigError, in_cluster_credentials
 from clusters.models import Cluster, CollectionRun
+from clusters.redaction import redact
 from clusters.services import cluster_credentials
 
 logger = logging.getLogger(__name__)
@@ -90,15 +91,24 @@ def _inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
             credentials = cluster_credentials(cluster)
     except (KubeconfigError, CredentialsUnreadable) as exc:
         raise CollectionFailed(str(exc)) from exc
+    secrets = credentials.secret_values()
     try:
-        return kube.collect(
+        inventory = kube.collect(
             credentials,
             page_size=settings.RAMPART_KUBE_PAGE_SIZE,
             timeout=settings.RAMPART_KUBE_REQUEST_TIMEOUT,
             progress=progress,
         )
-    except kube.Unauthorized as exc:
-        raise CollectionFailed(str(exc)) from exc
+    except (kube.Unauthorized, kube.ServerRefused) as exc:
+        raise CollectionFailed(redact(str(exc), secrets=secrets)) from None
+    except kube.KubeError as exc:
+        # Same class, same handling upstream; only the message loses the cluster's secrets.
+        raise type(exc)(redact(str(exc), secrets=secrets)) from None
+    # What the cluster's own token looks like is known only here: mask it wherever it is quoted.
+    inventory.kind_errors = {
+        key: redact(reason, secrets=secrets) for key, reason in inventory.kind_errors.items()
+    }
+    return inventory
 
 
 def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
@@ -106,18 +116,21 @@ def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
     incomplete = {
         key: status
         for key, status in inventory.kind_status.items()
-        if status in (KindStatus.FORBIDDEN, KindStatus.ERROR, KindStatus.NOT_COLLECTED)
+        if status
+        in (KindStatus.FORBIDDEN, KindStatus.ERROR, KindStatus.NOT_COLLECTED, KindStatus.PARTIAL)
     }
     return {
         "status": CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED,
         "kubernetes_version": inventory.git_version or "",
         "object_counts": inventory.counts(),
         "kind_status": {key: str(value) for key, value in inventory.kind_status.items()},
-        "kind_errors": inventory.kind_errors,
+        "kind_errors": {key: redact(reason) for key, reason in inventory.kind_errors.items()},
         "anonymous_probe": inventory.anonymous_probe,
-        "last_error": "; ".join(
-            f"{key}: {inventory.kind_errors.get(key, value)}"
-            for key, value in sorted(incomplete.items())
+        "last_error": redact(
+            "; ".join(
+                f"{key}: {inventory.kind_errors.get(key, value)}"
+                for key, value in sorted(incomplete.items())
+            )
         )[:5000],
     }
 
@@ -149,7 +162,9 @@ def run_execute(
     except kube.Unreachable as exc:
         if retry_transient:
             CollectionRun.objects.filter(pk=run.pk).update(
-                status=CollectionRun.Status.PENDING, last_error=str(exc), progress="will retry"
+                status=CollectionRun.Status.PENDING,
+                last_error=redact(str(exc))[:5000],
+                progress="will retry",
             )
             raise
         return run_fail(run, str(exc), send_alerts_inline=send_alerts_inline)
@@ -202,7 +217,7 @@ def run_fail(run: CollectionRun, error: str, *, send_alerts_inline: bool = False
     CollectionRun.objects.filter(pk=run.pk).update(
         status=CollectionRun.Status.FAILED,
         finished_at=timezone.now(),
-        last_error=error[:5000],
+        last_error=redact(error)[:5000],
         progress="",
     )
     run.refresh_from_db()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from clusters.redaction import redact
 from clusters.resources import BY_KEY
 
 JSON = dict[str, Any]
@@ -26,6 +27,9 @@ class KindStatus(StrEnum):
     NOT_SERVED = "not_served"  # the API does not serve it (404: an add-on CRD not installed)
     NOT_COLLECTED = "not_collected"  # the source lacks it (a bundle without that file)
     ERROR = "error"  # the server failed or the data was unreadable
+    # Listed, but some objects were malformed and dropped: the valid ones are kept as evidence,
+    # yet the list is not complete, so nothing may pass on it.
+    PARTIAL = "partial"
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -97,7 +101,11 @@ def trim(key: str, obj: JSON) -> JSON:
 
 @dataclass
 class Inventory:
-    """Everything one collection saw. `objects[key]` exists only when `kind_status[key]` is OK."""
+    """Everything one collection saw.
+
+    `objects[key]` exists only when `kind_status[key]` is OK (the complete list) or PARTIAL
+    (the objects that were valid; `has(key)` is False for those).
+    """
 
     version: JSON | None = None
     objects: dict[str, list[JSON]] = field(default_factory=dict)
@@ -131,7 +139,14 @@ class Inventory:
     def set_missing(self, key: str, status: KindStatus, reason: str) -> None:
         self.objects.pop(key, None)
         self.kind_status[key] = status
-        self.kind_errors[key] = reason
+        self.kind_errors[key] = redact(reason)
+        self.forget_derived()
+
+    def mark_partial(self, key: str, reason: str) -> None:
+        """Keep the valid objects already set for `key`, but record the list as incomplete."""
+        self.objects.setdefault(key, [])
+        self.kind_status[key] = KindStatus.PARTIAL
+        self.kind_errors[key] = redact(reason)
         self.forget_derived()
 
     def derived[T](self, key: str, build: Callable[[Inventory], T]) -> T:

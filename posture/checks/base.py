@@ -212,6 +212,7 @@ _MISSING_WORDS = {
     KindStatus.NOT_SERVED: "not served by this cluster",
     KindStatus.NOT_COLLECTED: "not collected",
     KindStatus.ERROR: "could not be read",
+    KindStatus.PARTIAL: "only partly readable (malformed objects were dropped)",
 }
 
 
