@@ -268,6 +268,8 @@ def _load(text: str) -> dict[str, Any]:
         config = load_strict(text)
     except StrictYamlError as exc:
         raise KubeconfigError(f"the kubeconfig {exc}") from None
+    if config is None:
+        raise KubeconfigError("the kubeconfig is empty")
     if not isinstance(config, dict):
         raise KubeconfigError("the kubeconfig is not a YAML mapping of clusters, users, contexts")
     return config

@@ -85,6 +85,9 @@ def _read_kubeconfig(path: Path) -> str:
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return decode_kubeconfig(data)
+        text = decode_kubeconfig(data)
     except KubeconfigError as exc:
         raise CommandError(f"{path}: {exc}") from None
+    if not text.strip():
+        raise CommandError(f"{path}: the kubeconfig is empty")
+    return text
