@@ -140,7 +140,8 @@ def _zip_files(path: Path, wanted: Wanted) -> Iterator[tuple[str, bytes | bytear
                 mode = info.external_attr >> 16
                 if stat.S_ISLNK(mode):
                     raise ArchiveError(f"{info.filename[:200]} is a symbolic link; refused")
-                if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                # No type bits at all (Windows tools, zipfile.writestr) means a plain file.
+                if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
                     raise ArchiveError(f"{info.filename[:200]} is not a regular file; refused")
                 if not info.is_dir() and wanted(PurePosixPath(info.filename).name):
                     files.append(info)
