@@ -99,11 +99,12 @@ def _inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
             timeout=settings.RAMPART_KUBE_REQUEST_TIMEOUT,
             progress=progress,
         )
-    except (kube.Unauthorized, kube.ServerRefused) as exc:
-        raise CollectionFailed(redact(str(exc), secrets=secrets)) from None
+    except kube.Unreachable as exc:  # retried upstream; only the message loses the secrets
+        raise kube.Unreachable(redact(str(exc), secrets=secrets)) from None
     except kube.KubeError as exc:
-        # Same class, same handling upstream; only the message loses the cluster's secrets.
-        raise type(exc)(redact(str(exc), secrets=secrets)) from None
+        # Rejected or unusable credentials, a refused address, a TLS failure: retrying will
+        # not help, and the message is meant for a person (no traceback on the run).
+        raise CollectionFailed(redact(str(exc), secrets=secrets)) from None
     # What the cluster's own token looks like is known only here: mask it wherever it is quoted.
     inventory.kind_errors = {
         key: redact(reason, secrets=secrets) for key, reason in inventory.kind_errors.items()

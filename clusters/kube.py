@@ -43,6 +43,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from clusters.addresses import AddressRefused, AddressUnresolved, literal_address, server_addresses
 from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
 from clusters.kubeconfig import Credentials, KubeconfigError
+from clusters.kubeconfig_fields import check_token
 from clusters.resources import RESOURCES, Resource
 from clusters.shapes import partial_reason, split_valid
 
@@ -264,6 +265,9 @@ def _session(credentials: Credentials, timeout: float) -> Iterator[_Session]:
 def _configuration(credentials: Credentials, tmp: Path) -> Configuration:
     configuration = Configuration(host=credentials.server)
     if credentials.token:
+        # Stored before registration checked tokens: a newline would reach the HTTP layer,
+        # whose error quotes the whole header.
+        check_token(credentials.token, "the stored token (register the cluster again)")
         configuration.api_key = {"BearerToken": credentials.token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
     configuration.verify_ssl = not credentials.insecure_skip_tls_verify

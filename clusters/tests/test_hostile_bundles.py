@@ -150,7 +150,8 @@ def test_it_judges_every_hostile_upload_as_a_partial_run(engineer, tmp_path: Pat
         name="evidence", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=clean, collect=False
     )
     upload = reverse("cluster_upload", args=[cluster.name])
-    for case in [*KIND_CASES, *OBJECT_CASES]:
+    every: list[KindCase | ObjectCase] = [*KIND_CASES, *OBJECT_CASES]
+    for case in every:
         files = (
             hostile.with_kind_case(case)
             if isinstance(case, KindCase)
