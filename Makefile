@@ -20,6 +20,7 @@ lint: install
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy .
+	$(VENV)/lint-imports
 	$(VENV)/python manage.py makemigrations --check --dry-run
 
 fmt: install

@@ -26,9 +26,9 @@ from alerts.expiry_rules import (
 )
 from alerts.regressions import Regression, rank
 from clusters.models import Cluster
-from compliance.guides import guides
 from compliance.models import Attestation, Waiver
 from posture.checks.base import REGISTRY, Severity
+from posture.guides import guides, verdict_key_check
 
 # For an attestation of a purely manual control (no check to borrow a severity from), and a
 # waiver of a check the catalog no longer has.
@@ -79,7 +79,6 @@ def _waiver_snapshots(now: datetime) -> dict[int, list[WaiverSnapshot]]:
         cluster_id__in={w.cluster_id for w in due},
         check_id__in={w.check_id for w in due},
     ).select_related("cluster", "approved_by")
-    guides()  # registers the check catalog
     found: dict[int, list[WaiverSnapshot]] = defaultdict(list)
     for waiver in [*due, *later]:
         check = REGISTRY.get(waiver.check_id)
@@ -135,7 +134,13 @@ def _attestation_snapshots(now: datetime) -> dict[int, list[AttestationSnapshot]
         guide = guides().get(attestation.guide)
         item = guide.item(attestation.item_id) if guide else None
         severities = (
-            [REGISTRY[c].severity.value for c in item.checks if c in REGISTRY] if item else []
+            [
+                REGISTRY[check_id].severity.value
+                for check_id in map(verdict_key_check, item.checks)
+                if check_id in REGISTRY
+            ]
+            if item
+            else []
         )
         found[attestation.cluster_id].append(
             AttestationSnapshot(

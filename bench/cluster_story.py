@@ -143,8 +143,8 @@ class ClusterHistory:
     def generate(self) -> tuple[int, int]:
         """Append every row of this cluster's history: (latest run id, latest evaluation id)."""
         from clusters.models import CollectionRun
-        from history.services import area_score_map
         from posture.models import Evaluation
+        from posture.rollups import area_score_map
 
         plan, rng, ids = self.plan, self.rng, self.ids
         events = self._schedule()
@@ -157,7 +157,7 @@ class ClusterHistory:
         changed: set[str] = set(self.patterns)
         latest: tuple[int, Stamp] | None = None
         previous: Stamp | None = None
-        current: tuple[Any, ...] = ()  # (result set id, scores, open findings)
+        current: tuple[Any, ...] = ()  # (result set id, verdict set id, scores, open findings)
         day: dict[str, Any] | None = None
         for slot in range(plan.slots):
             at = start + plan.step * slot + timedelta(seconds=rng.uniform(0, 90))
@@ -177,7 +177,7 @@ class ClusterHistory:
             if changed:
                 current, opened, resolved = self._store(changed, today, evaluation, previous)
                 changed = set()
-            set_id, scores, open_findings = current
+            set_id, verdict_set_id, scores, open_findings = current
             self.rows.runs.append(self._run(run_id, at, evaluation[1]))
             score, coverage, area_scores, status_counts = scores
             self.rows.evaluations.append(
@@ -193,6 +193,8 @@ class ClusterHistory:
                     "catalog_version": plan.catalogs[self.catalog][1],
                     "open_findings": open_findings,
                     "result_set_id": set_id,
+                    "verdict_set_id": verdict_set_id,
+                    "verdicts_valid_until": None,
                 }
             )
             day["evaluation_id"] = evaluation[0]
@@ -273,7 +275,7 @@ class ClusterHistory:
             self.rows.days.append(day)
 
     def _day(self, today: date) -> Row:
-        from history.models import ClusterDay
+        from posture.models import ClusterDay
 
         return {
             "id": self.ids.take(ClusterDay),

@@ -8,7 +8,7 @@
 For each cluster, `days` x 4 collections six hours apart ending at `now`: a CollectionRun and an
 Evaluation each, the content-addressed CheckResults and ResultSets they point at
 (posture.results), the Findings reconciled on the way (posture.findings), one ClusterDay per day
-and, once every cluster is written, the FleetDays (by the real history.services code). Rows go
+and, once every cluster is written, the FleetDays (by the real posture.rollups code). Rows go
 in through bench.bulk (COPY on PostgreSQL) with ids handed out here, CHUNK clusters per
 transaction. `write_path_check` hands a cluster's latest verdicts to the real
 `result_set_store`, which must find them already stored, and compares the open findings with
@@ -204,7 +204,7 @@ def _cluster_row(plan: FleetPlan, index: int, pk: int, run: int, evaluation: int
 
 
 def fleet_days_write(*, days: int, now: datetime) -> dict[str, Any]:
-    """FleetDays for every generated day, as history.services.fleet_days_refresh writes them.
+    """FleetDays for every generated day, as posture.rollups.fleet_days_refresh writes them.
 
     That refresh reads a week of ClusterDays per fleet day (the periodic task refreshes two
     days); for a year at once, one pass over ClusterDay with a sliding week feeds the same
@@ -215,8 +215,8 @@ def fleet_days_write(*, days: int, now: datetime) -> dict[str, Any]:
     from django.db.models import F
     from django.utils import timezone
 
-    from history import services
-    from history.models import ClusterDay, FleetDay
+    from posture import rollups as services
+    from posture.models import ClusterDay, FleetDay
 
     started = time.perf_counter()
     end = timezone.localtime(now).date()
@@ -326,7 +326,7 @@ def history_clear() -> None:
     from django.db import connection, transaction
 
     from clusters.models import Cluster
-    from history.models import FleetDay
+    from posture.models import FleetDay
 
     if connection.vendor == "postgresql":
         models = [*HistoryRows.models(), FleetDay]

@@ -7,8 +7,9 @@ the rows the product's own code would leave behind, without a query:
   by digest, and a ResultSet per new combination), then findings_reconcile for the checks that
   changed (Findings opened, reopened, resolved), keeping each Finding's state in memory until
   `findings_add` writes its final row.
-- `ScoreSums`: the (score, coverage, area_scores, status_counts) evaluation_create computes,
-  from summed posture.scoring tallies, checked against `score()` itself.
+- `ScoreSums`: the effective verdict posture.evaluation.derive computes (a VerdictSet's content
+  and the evaluation's score, coverage, area_scores, status_counts), derived once per distinct
+  input and shared by every cluster of a fleet.
 - `HistoryRows`: one table's worth of rows per model, in foreign-key order for bench.bulk, and
   `retained`, what history_prune leaves of them.
 """
@@ -20,12 +21,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 import orjson
-
-SCORE_CHECKS = 100  # score reports also computed by posture.scoring.score, to compare
 
 Row = dict[str, Any]
 Stamp = tuple[int, datetime]  # an evaluation: (id, created_at)
@@ -38,6 +36,7 @@ class HistoryRows:
     clusters: list[Row] = field(default_factory=list)
     results: list[Row] = field(default_factory=list)
     sets: list[Row] = field(default_factory=list)
+    verdict_sets: list[Row] = field(default_factory=list)
     runs: list[Row] = field(default_factory=list)
     evaluations: list[Row] = field(default_factory=list)
     findings: list[Row] = field(default_factory=list)
@@ -47,10 +46,25 @@ class HistoryRows:
     def models() -> list[Any]:
         """Every model written here, in an order that satisfies the foreign keys."""
         from clusters.models import Cluster, CollectionRun
-        from history.models import ClusterDay
-        from posture.models import CheckResult, Evaluation, Finding, ResultSet
+        from posture.models import (
+            CheckResult,
+            ClusterDay,
+            Evaluation,
+            Finding,
+            ResultSet,
+            VerdictSet,
+        )
 
-        return [Cluster, CheckResult, ResultSet, CollectionRun, Evaluation, Finding, ClusterDay]
+        return [
+            Cluster,
+            CheckResult,
+            ResultSet,
+            VerdictSet,
+            CollectionRun,
+            Evaluation,
+            Finding,
+            ClusterDay,
+        ]
 
     def extend(self, other: HistoryRows) -> None:
         for name, rows in vars(other).items():
@@ -66,6 +80,7 @@ class HistoryRows:
         evaluation_ids = {e["id"] for e in evaluations}
         set_ids = {e["result_set_id"] for e in evaluations}
         sets = [s for s in self.sets if s["id"] in set_ids]
+        verdict_set_ids = {e["verdict_set_id"] for e in evaluations}
         result_ids = {pk for s in sets for pk in s["result_ids"]}
 
         def unlinked(row: Row, *links: str) -> Row:
@@ -76,6 +91,7 @@ class HistoryRows:
             clusters=self.clusters,
             results=[r for r in self.results if r["id"] in result_ids],
             sets=sets,
+            verdict_sets=[v for v in self.verdict_sets if v["id"] in verdict_set_ids],
             runs=runs,
             evaluations=evaluations,
             findings=[unlinked(f, *links) for f in self.findings],
@@ -83,66 +99,56 @@ class HistoryRows:
         )
 
     def tables(self) -> list[tuple[Any, list[Row]]]:
-        tables = [self.clusters, self.results, self.sets, self.runs, self.evaluations]
+        tables = [
+            self.clusters,
+            self.results,
+            self.sets,
+            self.verdict_sets,
+            self.runs,
+            self.evaluations,
+        ]
         return list(zip(self.models(), [*tables, self.findings, self.days], strict=True))
 
 
 @dataclass
 class ScoreSums:
-    """Score reports by the statuses they summarise, shared by every cluster of a fleet."""
+    """The real derivation of each distinct input, shared by every cluster of a fleet.
 
-    scores: dict[tuple[tuple[str, str], ...], tuple[Any, ...]] = field(default_factory=dict)
-    deltas: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = field(default_factory=dict)
+    Without waivers or attestations, what `derive` computes depends on each check's status
+    and, for an unknown check, its summary (the cause it shows); keyed by exactly that, one
+    derivation serves every collection and cluster that saw the same.
+    """
 
-    def score(self, statuses: dict[str, str]) -> tuple[Any, ...]:
-        """(score, coverage, area_scores, status_counts) as evaluation_create computes them.
+    derived: dict[tuple[Any, ...], tuple[Row, str, tuple[Any, ...]]] = field(default_factory=dict)
 
-        posture.scoring's tallies only ever add, so each (check, status) adds a fixed delta,
-        taken once from the real Tally.add; summing deltas is ten times faster than `score()`
-        over 71 checks, and the first SCORE_CHECKS reports are compared with `score()` itself.
-        """
-        key = tuple(statuses.items())
-        found = self.scores.get(key)
-        if found is not None:
-            return found
-        from posture.checks.base import Area
-        from posture.scoring import ScoreReport, Tally, score, scored_verdict
+    def derive(self, verdicts: Iterable[Any]) -> tuple[Row, str, tuple[Any, ...]]:
+        """(VerdictSet content, its digest, (score, coverage, area_scores, status_counts))."""
+        from posture.evaluation import Governance, derive
+        from posture.services import derive_context
+        from posture.status import UNJUDGED
 
-        by_area: dict[str, list[tuple[int, ...]]] = {area.value: [] for area in Area}
-        for item in key:
-            delta = self.deltas.get(item)
-            if delta is None:
-                weighed = scored_verdict(*item)
-                tally = Tally()
-                tally.add(weighed)
-                delta = self.deltas[item] = (weighed.area, _TALLY_FIELDS(vars(tally)))
-            by_area.setdefault(delta[0], []).append(delta[1])
-        report = ScoreReport(
-            overall=_tally([values for area in by_area.values() for values in area]),
-            areas={area: _tally(deltas) for area, deltas in by_area.items()},
+        listed = sorted(verdicts, key=lambda v: v.check_id)
+        key = tuple(
+            (v.check_id, v.status, v.summary if v.status in UNJUDGED else "") for v in listed
         )
-        found = self.scores[key] = (
-            report.score,
-            report.coverage,
-            report.area_dict(),
-            dict(Counter(statuses.values())),
-        )
-        if len(self.scores) <= SCORE_CHECKS:
-            real = score(scored_verdict(*item) for item in key)
-            if (real.score, real.coverage, real.area_dict()) != found[:3]:
-                raise RuntimeError(f"summed tallies disagree with posture.scoring: {found[:3]}")
+        found = self.derived.get(key)
+        if found is None:
+            from datetime import date
+
+            result = derive(
+                listed,
+                governance=Governance(),
+                context=derive_context(today=date.today(), kubernetes_version="", kind_status={}),
+            )
+            content = result.as_stored()
+            digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            report = result.report
+            found = self.derived[key] = (
+                content,
+                digest,
+                (report.score, report.coverage, report.area_dict(), result.status_counts),
+            )
         return found
-
-
-_TALLY_NAMES = ("earned", "possible", "waived", "judged", "unjudged")
-_TALLY_FIELDS = itemgetter(*_TALLY_NAMES)
-
-
-def _tally(deltas: list[tuple[int, ...]]) -> Any:
-    from posture.scoring import Tally
-
-    sums = (sum(column) for column in zip(*deltas, strict=True)) if deltas else ()
-    return Tally(**dict(zip(_TALLY_NAMES, sums, strict=False)))
 
 
 class _Finding:
@@ -204,8 +210,10 @@ class ClusterRecords:
         self.digests: dict[str, str] = {}
         self.statuses: dict[str, str] = {}
         self.result_ids: dict[str, int] = {}
+        self.verdicts: dict[str, Any] = {}
         self.known: dict[tuple[str, str], int] = {}
         self.sets: dict[str, int] = {}
+        self.verdict_sets: dict[str, int] = {}
         self.findings: dict[str, dict[str, _Finding]] = {}  # check -> fingerprint -> finding
         self.open_counts: Counter[str] = Counter()  # open findings by severity
 
@@ -214,9 +222,10 @@ class ClusterRecords:
     ) -> tuple[tuple[Any, ...], int, int]:
         """result_set_store, then findings_reconcile, for the verdicts of the checks that changed.
 
-        Returns ((result set id, scores, open findings by severity), opened, resolved).
+        Returns ((result set id, verdict set id, scores, open findings by severity), opened,
+        resolved).
         """
-        from posture.models import CheckResult, ResultSet
+        from posture.models import CheckResult, ResultSet, VerdictSet
 
         opened = resolved = 0
         for verdict in verdicts:
@@ -226,6 +235,7 @@ class ClusterRecords:
                 continue
             self.digests[check_id] = digest
             self.statuses[check_id] = verdict.status
+            self.verdicts[check_id] = verdict
             pk = self.known.get((check_id, digest))
             if pk is None:
                 pk = self.known[(check_id, digest)] = self.ids.take(CheckResult)
@@ -239,6 +249,8 @@ class ClusterRecords:
                         "summary": verdict.summary,
                         "affected_total": len(verdict.affected),
                         "affected": list(verdict.affected),
+                        "controls": dict(verdict.controls),
+                        "missing": list(verdict.missing),
                     }
                 )
             self.result_ids[check_id] = pk
@@ -261,8 +273,20 @@ class ClusterRecords:
                     "result_ids": sorted(self.result_ids.values()),
                 }
             )
+        content, content_digest, scores = self.scores.derive(self.verdicts.values())
+        verdict_set_id = self.verdict_sets.get(content_digest)
+        if verdict_set_id is None:
+            verdict_set_id = self.verdict_sets[content_digest] = self.ids.take(VerdictSet)
+            self.rows.verdict_sets.append(
+                {
+                    "id": verdict_set_id,
+                    "cluster_id": self.cluster_id,
+                    "digest": content_digest,
+                    **content,
+                }
+            )
         open_findings = {severity: n for severity, n in self.open_counts.items() if n}
-        return (set_id, self.scores.score(statuses), open_findings), opened, resolved
+        return (set_id, verdict_set_id, scores, open_findings), opened, resolved
 
     def findings_add(self, *, latest: Stamp) -> None:
         """Append every Finding's row as it stands after the `latest` evaluation."""

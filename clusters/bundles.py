@@ -1,9 +1,11 @@
 """Evidence bundles: `kubectl get <kind> -A -o json` outputs plus `version.json`.
 
 A bundle is a directory, a `.tar.gz` or a `.zip`, read within hard limits (clusters/archives.py).
-Each file's kind is read from its content (the list's kind, else its items' kind, else its
-name), so any `kubectl ... -o json > file` works. A resource with no file was not collected:
-its checks are unknown.
+Each file's kind is read from its content (the list's kind, else its items' `kind` within their
+apiVersion's group, else its name), so any `kubectl ... -o json > file` works; a custom
+resource's file is `<plural>.<group>.json`. A resource with no file was not collected: its
+checks are unknown, except an add-on CRD's resource when the bundle's
+customresourcedefinitions.json shows that CRD is not installed (then it is not served).
 
 Files are held to what kubectl prints: a `<Kind>List` (or `List`) whose `items` is a list of
 objects of that one kind. A file that is not (`{}`, `items: null`, a single object, a list of
@@ -22,7 +24,7 @@ import orjson
 
 from clusters.archives import ArchiveError, bundle_files
 from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
-from clusters.resources import BY_KEY, BY_KIND, RESOURCES
+from clusters.resources import BY_GROUP_KIND, BY_KEY, BY_KIND, RESOURCES, Resource
 from clusters.shapes import partial_reason, split_valid
 
 PROVIDER_FILES = {"gke-cluster.json": "gke"}
@@ -49,16 +51,36 @@ def resource_key(name: str, document: JSON) -> str | None:
     items = document.get("items")
     if isinstance(items, list):
         for item in items:
-            kind = item.get("kind") if isinstance(item, dict) else None
-            if kind in BY_KIND:
-                return BY_KIND[kind].key
+            if isinstance(item, dict) and (found := _resource_of(item)) is not None:
+                return found.key
         list_kind = str(document.get("kind", ""))
-        if list_kind.endswith("List") and list_kind[: -len("List")] in BY_KIND:
-            return BY_KIND[list_kind[: -len("List")]].key
-    elif document.get("kind") in BY_KIND:
-        return BY_KIND[str(document["kind"])].key  # a single object, `kubectl get x -o json`
+        if list_kind.endswith("List") and list_kind != "List":
+            found = _resource_of({**document, "kind": list_kind.removesuffix("List")})
+            if found is not None:
+                return found.key
+    elif (found := _resource_of(document)) is not None:
+        return found.key  # a single object, `kubectl get x -o json`
     stem = name.removesuffix(".json").lower()
     return stem if stem in BY_KEY else None
+
+
+def _resource_of(obj: JSON) -> Resource | None:
+    """The resource of an object (or a typed list) by its kind within its apiVersion's group.
+
+    Calico's `NetworkPolicy` (crd.projectcalico.org) is not Kubernetes' (networking.k8s.io).
+    An object without an apiVersion is taken for the built-in kind of that name.
+    """
+    kind = obj.get("kind")
+    if not isinstance(kind, str):
+        return None
+    api_version = obj.get("apiVersion")
+    if not isinstance(api_version, str) or not api_version:
+        return BY_KIND.get(kind)
+    group = api_version.rpartition("/")[0]  # "" for the core group's "v1"
+    found = BY_GROUP_KIND.get((group, kind))
+    if found is None and kind in BY_KIND and not BY_KIND[kind].custom:
+        found = BY_KIND[kind]  # an older group of a built-in kind (extensions/v1beta1)
+    return found
 
 
 def read_bundle(path: Path) -> Inventory:
@@ -94,19 +116,34 @@ class _Kinds:
         self.unreadable.setdefault(key, reason)
 
     def record(self, inventory: Inventory, recorded: dict[str, tuple[KindStatus, str]]) -> None:
+        for key in self.listed:
+            inventory.set_objects(key, self.objects[key])
+            if key in self.unreadable:
+                inventory.mark_partial(key, self.unreadable[key])
+            elif self.dropped[key]:
+                reason = partial_reason(key, self.dropped[key], total=self.listed[key])
+                inventory.mark_partial(key, reason)
+        installed = _installed_crds(inventory)
         for resource in RESOURCES:
             key = resource.key
             if key in self.listed:
-                inventory.set_objects(key, self.objects[key])
-                if key in self.unreadable:
-                    inventory.mark_partial(key, self.unreadable[key])
-                elif self.dropped[key]:
-                    reason = partial_reason(key, self.dropped[key], total=self.listed[key])
-                    inventory.mark_partial(key, reason)
-            elif key in self.unreadable:
+                continue
+            if key in self.unreadable:
                 inventory.set_missing(key, KindStatus.ERROR, self.unreadable[key])
             elif key in recorded:
                 inventory.set_missing(key, *recorded[key])
+            elif (
+                resource.custom
+                and installed is not None
+                and resource_crd(resource) not in installed
+            ):
+                # A definitive absence: the cluster's CRD list, collected with the bundle, lacks it.
+                inventory.set_missing(
+                    key,
+                    KindStatus.NOT_SERVED,
+                    f"{key}.json is not in the bundle and customresourcedefinitions.json "
+                    f"lists no {resource_crd(resource)} CRD: the add-on is not installed",
+                )
             else:
                 inventory.set_missing(
                     key, KindStatus.NOT_COLLECTED, f"{key}.json is not in the bundle"
@@ -171,68 +208,84 @@ def kind_file(name: str, document: JSON) -> tuple[str | None, list[Any], str | N
     by_name = _key_from_name(name)
     list_kind = document.get("kind")
     items = document.get("items")
+    resource: Resource | None
     if isinstance(list_kind, str) and list_kind.endswith("List") and list_kind != "List":
-        resource = BY_KIND.get(list_kind.removesuffix("List"))
+        resource = _resource_of({**document, "kind": list_kind.removesuffix("List")})
         if resource is None:
             if by_name is None:
                 return None, [], None
             expected = f"{BY_KEY[by_name].kind}List"
             return by_name, [], f"{name} is a {_short(list_kind)}, not a {expected}"
-        key: str | None = resource.key
     elif list_kind == "List":
-        kinds = _item_kinds(items)
-        known = [kind for kind in kinds if kind in BY_KIND]
-        key = BY_KIND[known[0]].key if known else by_name
-        if key is None:
+        kinds = _item_resources(items)
+        known = [found for found in kinds if found is not None]
+        resource = known[0] if known else (BY_KEY[by_name] if by_name else None)
+        if resource is None:
             return None, [], None
         if len(kinds) > 1:
             return (
-                key,
+                resource.key,
                 [],
                 (
-                    f"{name} mixes kinds ({', '.join(_short(k) for k in kinds[:4])}); "
+                    f"{name} mixes kinds ({_kind_names(items)}); "
                     "write one kind per file, as `kubectl get KIND -A -o json` does"
                 ),
             )
         if kinds and not known:
-            return key, [], f"{name} holds {_short(kinds[0])} objects, not {BY_KEY[key].kind}"
+            return (
+                resource.key,
+                [],
+                (f"{name} holds {_kind_names(items)} objects, not {resource.kind}"),
+            )
     else:
-        single = BY_KIND.get(list_kind) if isinstance(list_kind, str) else None
-        key = single.key if single else by_name
-        if key is None:
+        single = _resource_of(document)
+        resource = single or (BY_KEY[by_name] if by_name else None)
+        if resource is None:
             return None, [], None
         what = f"a single {single.kind}" if single else "not a list"
         return (
-            key,
+            resource.key,
             [],
             (
-                f"{name} is {what}: expected a {BY_KEY[key].kind}List with `items`, "
-                f"as `kubectl get {BY_KEY[key].plural} -A -o json` prints"
+                f"{name} is {what}: expected a {resource.kind}List with `items`, "
+                f"as `kubectl get {_plural(resource)} -A -o json` prints"
             ),
         )
-    assert key is not None
-    kind = BY_KEY[key].kind
+    key, kind = resource.key, resource.kind
     if not isinstance(items, list):
         return key, [], f"{name}: `items` is {_json_type(items)}, not a list of {kind} objects"
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             return key, [], f"{name}: item {index} is {_json_type(item)}, not a {kind} object"
         item_kind = item.get("kind")
-        if item_kind is not None and item_kind != kind:
+        if item_kind is None:
+            continue
+        # Within the list's group: an item that names its apiVersion must resolve to the list.
+        same = _resource_of(item) is resource if "apiVersion" in item else item_kind == kind
+        if not same:
             return key, [], f"{name}: item {index} is a {_short(item_kind)}, not a {kind}"
     return key, items, None
 
 
-def _item_kinds(items: Any) -> list[str]:
-    """The distinct `kind`s of a generic List's items, in order of appearance."""
+def _item_resources(items: Any) -> list[Resource | None]:
+    """The distinct resources of a generic List's items (None for an unknown kind), in order."""
     if not isinstance(items, list):
         return []
-    kinds: dict[str, None] = {}
+    found: dict[str, Resource | None] = {}
     for item in items:
-        kind = item.get("kind") if isinstance(item, dict) else None
-        if kind is not None:
-            kinds[str(kind)] = None
-    return list(kinds)
+        if isinstance(item, dict) and item.get("kind") is not None:
+            resource = _resource_of(item) if isinstance(item.get("kind"), str) else None
+            found[resource.key if resource else f"?{item.get('kind')!r}"] = resource
+    return list(found.values())
+
+
+def _kind_names(items: Any) -> str:
+    kinds = {str(i.get("kind")) for i in items if isinstance(i, dict) and i.get("kind") is not None}
+    return ", ".join(_short(kind) for kind in sorted(kinds)[:4])
+
+
+def _plural(resource: Resource) -> str:
+    return resource.key  # `kubectl get <plural>.<group>` for custom resources, as keyed
 
 
 def _key_from_name(name: str) -> str | None:
@@ -260,6 +313,24 @@ def _json_type(value: Any) -> str:
 def _short(value: Any) -> str:
     text = str(value)
     return repr(text if len(text) <= 60 else text[:60] + "…")
+
+
+def resource_crd(resource: Resource) -> str:
+    """The name of the CRD that serves a custom resource: `<plural>.<group>`."""
+    return f"{resource.plural}.{resource.group}"
+
+
+def _installed_crds(inventory: Inventory) -> frozenset[str] | None:
+    """`<plural>.<group>` of each CRD the bundle lists; None when the CRD list was not collected."""
+    if not inventory.has("customresourcedefinitions"):
+        return None
+    installed = set()
+    for crd in inventory.items("customresourcedefinitions"):
+        spec = crd.get("spec") or {}
+        plural = (spec.get("names") or {}).get("plural")
+        if plural and spec.get("group"):
+            installed.add(f"{plural}.{spec['group']}")
+    return frozenset(installed)
 
 
 def recorded_errors(content: bytes | bytearray) -> dict[str, tuple[KindStatus, str]]:

@@ -1,40 +1,36 @@
-"""Running one collection: claim the run, read the source, evaluate, record.
+"""A collection run's state: claimed, put back, failed or finished. No posture here.
 
 The run row is the only coordination: a compare-and-swap from pending to running claims it, so
 a duplicate message (a retry, a redelivery after a lost worker) cannot collect twice. Every
-outcome is written on the run; nothing fails silently.
+outcome is written on the run; nothing fails silently. What happens between claim and finish
+(evaluating, storing verdicts, alerting) is the pipeline's (pipeline.collection).
+
+    pending -> running -> succeeded | partial | failed
+    running -> pending  (the API server was unreachable and the task will retry)
 """
 
 from __future__ import annotations
 
-import logging
 import time
-import traceback
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from clusters import kube
-from clusters.bundles import BundleError, read_bundle
-from clusters.crypto import CredentialsUnreadable
 from clusters.inventory import Inventory, KindStatus
-from clusters.kubeconfig import KubeconfigError, in_cluster_credentials
 from clusters.models import Cluster, CollectionRun
 from clusters.redaction import redact
-from clusters.services import cluster_credentials
 
-logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-
-
-class CollectionFailed(Exception):
-    """The source gave nothing usable; the message is shown on the run."""
+INCOMPLETE = (
+    KindStatus.FORBIDDEN,
+    KindStatus.ERROR,
+    KindStatus.NOT_COLLECTED,
+    KindStatus.PARTIAL,
+)
 
 
 def run_claim(run_id: int, *, reclaim_running: bool = False) -> CollectionRun | None:
@@ -59,7 +55,7 @@ def run_claim(run_id: int, *, reclaim_running: bool = False) -> CollectionRun | 
     return CollectionRun.objects.select_related("cluster").get(pk=run_id)
 
 
-def _progress_writer(run: CollectionRun, echo: Progress | None) -> Progress:
+def progress_writer(run: CollectionRun, echo: Progress | None) -> Progress:
     last_write = [0.0]
 
     def progress(message: str) -> None:
@@ -74,51 +70,30 @@ def _progress_writer(run: CollectionRun, echo: Progress | None) -> Progress:
     return progress
 
 
-def _inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
-    cluster = run.cluster
-    if cluster.source_kind == Cluster.SourceKind.BUNDLE:
-        if not run.bundle:
-            raise CollectionFailed("this run has no evidence bundle")
-        progress("reading the evidence bundle")
-        try:
-            return read_bundle(Path(run.bundle.path))
-        except (BundleError, OSError) as exc:
-            raise CollectionFailed(f"the evidence bundle cannot be read: {exc}") from exc
-    try:
-        if cluster.source_kind == Cluster.SourceKind.IN_CLUSTER:
-            credentials = in_cluster_credentials()
-        else:
-            credentials = cluster_credentials(cluster)
-    except (KubeconfigError, CredentialsUnreadable) as exc:
-        raise CollectionFailed(str(exc)) from exc
-    secrets = credentials.secret_values()
-    try:
-        inventory = kube.collect(
-            credentials,
-            page_size=settings.RAMPART_KUBE_PAGE_SIZE,
-            timeout=settings.RAMPART_KUBE_REQUEST_TIMEOUT,
-            progress=progress,
-        )
-    except kube.Unreachable as exc:  # retried upstream; only the message loses the secrets
-        raise kube.Unreachable(redact(str(exc), secrets=secrets)) from None
-    except kube.KubeError as exc:
-        # Rejected or unusable credentials, a refused address, a TLS failure: retrying will
-        # not help, and the message is meant for a person (no traceback on the run).
-        raise CollectionFailed(redact(str(exc), secrets=secrets)) from None
-    # What the cluster's own token looks like is known only here: mask it wherever it is quoted.
-    inventory.kind_errors = {
-        key: redact(reason, secrets=secrets) for key, reason in inventory.kind_errors.items()
-    }
-    return inventory
+def run_requeue(run: CollectionRun, reason: str) -> None:
+    """running -> pending: the task will retry later (an unreachable API server)."""
+    CollectionRun.objects.filter(pk=run.pk).update(
+        status=CollectionRun.Status.PENDING,
+        last_error=redact(reason)[:5000],
+        progress="will retry",
+    )
+
+
+def run_fail(run: CollectionRun, error: str) -> CollectionRun:
+    CollectionRun.objects.filter(pk=run.pk).update(
+        status=CollectionRun.Status.FAILED,
+        finished_at=timezone.now(),
+        last_error=redact(error)[:5000],  # errors quote servers, files and tracebacks
+        progress="",
+    )
+    run.refresh_from_db()
+    return run
 
 
 def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
     """What a completed run records of its inventory: status, versions, counts, gaps."""
     incomplete = {
-        key: status
-        for key, status in inventory.kind_status.items()
-        if status
-        in (KindStatus.FORBIDDEN, KindStatus.ERROR, KindStatus.NOT_COLLECTED, KindStatus.PARTIAL)
+        key: status for key, status in inventory.kind_status.items() if status in INCOMPLETE
     }
     return {
         "status": CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED,
@@ -136,113 +111,27 @@ def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
     }
 
 
-def run_execute(
+def run_finish(
+    run: CollectionRun,
     *,
-    run_id: int,
-    retry_transient: bool = False,
-    reclaim_running: bool = False,
-    echo: Progress | None = None,
-    send_alerts_inline: bool = False,
-) -> CollectionRun | None:
-    """Collect and evaluate one claimed run. Returns the finished run, or None if not claimed.
-
-    With `retry_transient`, an unreachable cluster puts the run back to pending and re-raises
-    `kube.Unreachable` so the task can retry it later; otherwise the run fails.
-    Regression emails are enqueued after commit, or sent in this process with
-    `send_alerts_inline` (the `collect --sync` command, which may run without a worker).
-    """
-    from posture.services import evaluation_create
-
-    run = run_claim(run_id, reclaim_running=reclaim_running)
-    if run is None:
-        return None
-    progress = _progress_writer(run, echo)
-    started = time.perf_counter()
-    try:
-        inventory = _inventory_for(run, progress)
-    except kube.Unreachable as exc:
-        if retry_transient:
-            CollectionRun.objects.filter(pk=run.pk).update(
-                status=CollectionRun.Status.PENDING,
-                last_error=redact(str(exc))[:5000],
-                progress="will retry",
-            )
-            raise
-        return run_fail(run, str(exc), send_alerts_inline=send_alerts_inline)
-    except CollectionFailed as exc:
-        return run_fail(run, str(exc), send_alerts_inline=send_alerts_inline)
-    except Exception as exc:
-        logger.exception("collection %s crashed", run.pk)
-        run_fail(
-            run,
-            f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
-            send_alerts_inline=send_alerts_inline,
-        )
-        raise
-    fetched = time.perf_counter()
-    progress("evaluating checks")
-    try:
-        evaluation = evaluation_create(run=run, inventory=inventory)
-    except Exception as exc:
-        logger.exception("evaluation of run %s crashed", run.pk)
-        run_fail(
-            run,
-            f"evaluation failed: {type(exc).__name__}: {exc}",
-            send_alerts_inline=send_alerts_inline,
-        )
-        raise
-    if run.cluster.waivers.exists():
-        # Active waivers apply to the stored score at once, not at the next expiry sweep.
-        from compliance.services import evaluation_rescore
-
-        evaluation_rescore(evaluation)
-    evaluated = time.perf_counter()
-    now = timezone.now()
-    with transaction.atomic():
-        CollectionRun.objects.filter(pk=run.pk).update(
-            finished_at=now,
-            progress="",
-            fetch_seconds=round(fetched - started, 3),
-            evaluate_seconds=round(evaluated - fetched, 3),
-            **finished_run_fields(inventory),
-        )
-        Cluster.objects.filter(pk=run.cluster_id).update(
-            latest_run=run, latest_evaluation=evaluation
-        )
-    run.refresh_from_db()
-    _alerts(run, send_inline=send_alerts_inline, echo=echo)
-    return run
-
-
-def run_fail(run: CollectionRun, error: str, *, send_alerts_inline: bool = False) -> CollectionRun:
+    inventory: Inventory,
+    evaluation_id: int,
+    fetch_seconds: float,
+    evaluate_seconds: float,
+    finished_at: Any = None,
+) -> None:
+    """Record a completed run and make it the cluster's latest. Call in the pipeline's
+    transaction, so a cluster never points at an evaluation whose findings are not stored."""
     CollectionRun.objects.filter(pk=run.pk).update(
-        status=CollectionRun.Status.FAILED,
-        finished_at=timezone.now(),
-        last_error=redact(error)[:5000],
+        finished_at=finished_at or timezone.now(),
         progress="",
+        fetch_seconds=round(fetch_seconds, 3),
+        evaluate_seconds=round(evaluate_seconds, 3),
+        **finished_run_fields(inventory),
     )
-    run.refresh_from_db()
-    _alerts(run, send_inline=send_alerts_inline)
-    return run
-
-
-def _alerts(run: CollectionRun, *, send_inline: bool, echo: Progress | None = None) -> None:
-    """Regressions of a finished run (K failures in a row count too) become notifications.
-
-    The run's outcome is already committed; a bug in alerting is logged loudly but must not
-    turn a good collection into a failed one.
-    """
-    from alerts.services import alerts_for_run
-
-    try:
-        sent = alerts_for_run(run_id=run.pk, send_inline=send_inline)
-    except Exception:
-        logger.exception("alerting for run %s failed", run.pk)
-        if echo:
-            echo("alerting failed; see the log")
-        return
-    if echo and sent:
-        echo(f"{len(sent)} regression email(s) {'sent' if send_inline else 'queued'}")
+    Cluster.objects.filter(pk=run.cluster_id).update(
+        latest_run=run, latest_evaluation_id=evaluation_id
+    )
 
 
 def runs_fail_stale(*, older_than: timedelta | None = None) -> int:

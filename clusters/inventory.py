@@ -1,9 +1,9 @@
 """The Inventory: what a source collected from one cluster, as plain data.
 
 Sources (live API, evidence bundle) produce it; checks read it and never see the network or the
-database. Objects are the API's JSON as dicts with only the fields checks use: `trim()` drops
-managedFields, last-applied annotations and most of `status`, which are the bulk of a list
-response and which no check reads.
+database. Objects are the API's JSON as dicts: `trim()` drops managedFields, last-applied
+annotations and most of `status`, which are the bulk of a list response and which no check
+reads, and keeps every other field.
 """
 
 from __future__ import annotations
@@ -27,9 +27,13 @@ class KindStatus(StrEnum):
     NOT_SERVED = "not_served"  # the API does not serve it (404: an add-on CRD not installed)
     NOT_COLLECTED = "not_collected"  # the source lacks it (a bundle without that file)
     ERROR = "error"  # the server failed or the data was unreadable
-    # Listed, but some objects were malformed and dropped: the valid ones are kept as evidence,
-    # yet the list is not complete, so nothing may pass on it.
+    # Listed, but some objects were unreadable and dropped: those in hand are judged, and what
+    # was dropped may hide a failure (never a pass).
     PARTIAL = "partial"
+
+
+# Statuses whose objects are in the inventory.
+IN_HAND = frozenset({KindStatus.OK, KindStatus.PARTIAL})
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -47,35 +51,31 @@ _KEPT_STATUS: dict[str, tuple[str, ...]] = {
     "customresourcedefinitions": (),
 }
 _KEPT_CONTAINER_STATUS = ("name", "image", "imageID", "ready", "restartCount")
-
-
-_KEPT_METADATA = ("name", "namespace", "uid", "labels")
-_KEPT_METADATA_AFTER = ("ownerReferences", "creationTimestamp")
-_KEPT_TOP = ("spec", "rules", "roleRef", "subjects", "webhooks", "handler", "scheduling")
+# What the API adds to metadata that no check reads: managedFields is the bulk of most objects.
+_DROPPED_METADATA = frozenset({"managedFields", "selfLink"})
 
 
 def trim(key: str, obj: JSON) -> JSON:
-    """Keep what checks use; mutate-free, returns a new shallow dict.
+    """Drop what is known to be bulky and unread; keep everything else. Mutate-free.
 
+    The bulk of a list response is managedFields, the last-applied annotation and `status`,
+    which checks read only a few fields of; those go. Every other field is kept as the API
+    sent it, so a field a check reads (a ServiceAccount's top-level
+    automountServiceAccountToken, a Role's aggregationRule) can never be lost in collection.
     It runs once per listed object (tens of thousands per collection), so it is written for
-    speed: one lookup per kept key, and kept values are shared with `obj`, never copied.
+    speed: kept values are shared with `obj`, never copied.
     """
-    metadata = obj.get("metadata") or {}
-    kept_metadata: JSON = {k: v for k in _KEPT_METADATA if (v := metadata.get(k)) is not None}
-    annotations = metadata.get("annotations")
-    if annotations is not None:
-        if annotations and LAST_APPLIED in annotations:
-            annotations = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
-        kept_metadata["annotations"] = annotations
-    for k in _KEPT_METADATA_AFTER:
-        if (v := metadata.get(k)) is not None:
-            kept_metadata[k] = v
-    trimmed: JSON = {"metadata": kept_metadata}
-    for top in _KEPT_TOP:
-        if top in obj:
-            trimmed[top] = obj[top]
-    if "aggregationRule" in obj:
-        trimmed["aggregationRule"] = obj["aggregationRule"]
+    trimmed: JSON = {}
+    for name, value in obj.items():
+        if name == "metadata":
+            trimmed["metadata"] = _trim_metadata(value)
+        elif name == "status":
+            if value and key in _KEPT_STATUS:
+                trimmed["status"] = _trim_status(key, value)
+        else:
+            trimmed[name] = value
+    if "metadata" not in trimmed:
+        trimmed["metadata"] = {}
     if key == "vulnerabilityreports":
         report = obj.get("report") or {}
         trimmed["report"] = {
@@ -84,19 +84,36 @@ def trim(key: str, obj: JSON) -> JSON:
             "registry": report.get("registry"),
         }
     elif key == "customresourcedefinitions":
+        # The OpenAPI schemas are megabytes; checks read which groups and kinds exist.
         spec = obj.get("spec") or {}
         trimmed["spec"] = {"group": spec.get("group"), "names": spec.get("names")}
-    status = obj.get("status")
-    if status and key in _KEPT_STATUS:
-        kept_status = {k: status[k] for k in _KEPT_STATUS[key] if k in status}
-        for list_name in ("containerStatuses", "initContainerStatuses"):
-            if list_name in kept_status:
-                kept_status[list_name] = [
-                    {k: cs[k] for k in _KEPT_CONTAINER_STATUS if k in cs}
-                    for cs in kept_status[list_name]
-                ]
-        trimmed["status"] = kept_status
     return trimmed
+
+
+def _trim_metadata(metadata: Any) -> Any:
+    if not isinstance(metadata, dict):
+        return metadata  # left for validation to judge; never guessed at here
+    kept = {k: v for k, v in metadata.items() if k not in _DROPPED_METADATA}
+    annotations = kept.get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        kept["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    return kept
+
+
+def _trim_status(key: str, status: Any) -> Any:
+    if not isinstance(status, dict):
+        return status
+    kept = {k: status[k] for k in _KEPT_STATUS[key] if k in status}
+    for list_name in ("containerStatuses", "initContainerStatuses"):
+        statuses = kept.get(list_name)
+        if isinstance(statuses, list):
+            kept[list_name] = [
+                {k: cs[k] for k in _KEPT_CONTAINER_STATUS if k in cs}
+                if isinstance(cs, dict)
+                else cs
+                for cs in statuses
+            ]
+    return kept
 
 
 @dataclass
@@ -104,7 +121,7 @@ class Inventory:
     """Everything one collection saw.
 
     `objects[key]` exists only when `kind_status[key]` is OK (the complete list) or PARTIAL
-    (the objects that were valid; `has(key)` is False for those).
+    (the objects that were valid; `has(key)` is False for those, `in_hand(key)` True).
     """
 
     version: JSON | None = None
@@ -122,7 +139,20 @@ class Inventory:
     _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def has(self, key: str) -> bool:
+        """Listed completely."""
         return self.kind_status.get(key) == KindStatus.OK
+
+    def complete(self, key: str) -> bool:
+        """Everything of this resource is known: listed completely, or an optional add-on the
+        cluster does not serve (known to be absent)."""
+        status = self.kind_status.get(key)
+        if status == KindStatus.OK:
+            return True
+        return status == KindStatus.NOT_SERVED and key in BY_KEY and BY_KEY[key].optional
+
+    def in_hand(self, key: str) -> bool:
+        """Some objects of this resource were collected (all of them, or all readable ones)."""
+        return self.kind_status.get(key) in IN_HAND
 
     def items(self, key: str) -> list[JSON]:
         """The objects of one resource. Callers must have checked `has()` (checks declare needs)."""
@@ -136,17 +166,17 @@ class Inventory:
         self.kind_errors.pop(key, None)
         self.forget_derived()
 
-    def set_missing(self, key: str, status: KindStatus, reason: str) -> None:
-        self.objects.pop(key, None)
-        self.kind_status[key] = status
-        self.kind_errors[key] = redact(reason)
-        self.forget_derived()
-
     def mark_partial(self, key: str, reason: str) -> None:
-        """Keep the valid objects already set for `key`, but record the list as incomplete."""
+        """Some listed objects were unreadable and left out; the rest stay, judged as evidence."""
         self.objects.setdefault(key, [])
         self.kind_status[key] = KindStatus.PARTIAL
         self.kind_errors[key] = redact(reason)
+        self.forget_derived()
+
+    def set_missing(self, key: str, status: KindStatus, reason: str) -> None:
+        self.objects.pop(key, None)
+        self.kind_status[key] = status
+        self.kind_errors[key] = redact(reason)  # reasons quote what servers and files said
         self.forget_derived()
 
     def derived[T](self, key: str, build: Callable[[Inventory], T]) -> T:

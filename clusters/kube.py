@@ -158,7 +158,13 @@ def collect(
         inventory.version = _version(session)
         rejected: list[str] = []
         attempted = 0
+        served = _Discovery(session)
         for resource in resources:
+            if not served.may_serve(resource):
+                inventory.set_missing(
+                    resource.key, KindStatus.NOT_SERVED, _not_discovered(resource)
+                )
+                continue
             attempted += 1
             report(f"listing {resource.key}")
             dropped: list[str] = []
@@ -214,7 +220,13 @@ def test_connection(credentials: Credentials, *, timeout: float = 10) -> Connect
     try:
         with _session(credentials, timeout) as session:
             version = _version(session)
-            resources = {r.key: _probe_kind(session, r) for r in RESOURCES}
+            served = _Discovery(session)
+            resources = {
+                r.key: _probe_kind(session, r)
+                if served.may_serve(r)
+                else str(KindStatus.NOT_SERVED)
+                for r in RESOURCES
+            }
     except KubeError as exc:
         return ConnectionReport(ok=False, error=str(exc))
     report = ConnectionReport(
@@ -357,6 +369,54 @@ def _version(session: _Session) -> JSON | None:
             f"{server} does not look like a Kubernetes API server: /version is not version JSON"
         )
     return version
+
+
+class _Discovery:
+    """Which optional API groups the server serves, read from `GET /apis` once, when first asked.
+
+    Add-ons (Cilium, Calico, Trivy) are listed only when discovery names their group/version, so
+    an absent add-on costs no request and is "not served" rather than an error. When discovery
+    cannot be read (forbidden, failed), every resource is tried and a 404 says not served.
+    """
+
+    def __init__(self, session: _Session) -> None:
+        self._session = session
+        self._group_versions: frozenset[str] | None = None
+        self._asked = False
+
+    def may_serve(self, resource: Resource) -> bool:
+        if not resource.optional or not resource.group:
+            return True
+        if not self._asked:
+            self._asked = True
+            self._group_versions = _served_group_versions(self._session)
+        return self._group_versions is None or resource.api_version in self._group_versions
+
+
+def _served_group_versions(session: _Session) -> frozenset[str] | None:
+    try:
+        response = session.get("/apis")
+    except _TransportError as exc:
+        logger.info("%s: API discovery failed: %s", session.credentials.server, exc.reason)
+        return None
+    if response.status != 200:
+        logger.info("%s: GET /apis answered %s", session.credentials.server, response.status)
+        return None
+    try:
+        groups = orjson.loads(response.body).get("groups")
+        return frozenset(
+            str(version["groupVersion"]) for group in groups for version in group["versions"]
+        )
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+        logger.info("%s: GET /apis is not an APIGroupList", session.credentials.server)
+        return None
+
+
+def _not_discovered(resource: Resource) -> str:
+    return (
+        f"{resource.api_version} {resource.plural} is an add-on that is not installed "
+        "(its API group is not in the server's discovery)"
+    )
 
 
 def _list_all(

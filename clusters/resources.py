@@ -1,7 +1,9 @@
 """The Kubernetes resources Rampart collects, named once for every source.
 
 The key is the lowercase plural resource name, which is also the evidence-bundle file name
-(`pods.json`); a few keys carry a group suffix where plain names would collide.
+(`pods.json`). A custom resource's key is `<plural>.<group>` (`ciliumnetworkpolicies.cilium.io`),
+as `kubectl get <plural>.<group> -A -o json` names it, so Calico's `NetworkPolicy` never collides
+with Kubernetes' own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class Resource:
     namespaced: bool
     # Optional resources are add-ons (CRDs) whose absence is normal: "not served", not an error.
     optional: bool = False
+    # Served by a CustomResourceDefinition: a bundle whose CRD list lacks it shows it is absent.
+    custom: bool = False
 
     @property
     def api_version(self) -> str:
@@ -27,6 +31,13 @@ class Resource:
     def list_path(self) -> str:
         prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         return f"{prefix}/{self.plural}"
+
+
+def _custom(group: str, version: str, plural: str, kind: str, *, namespaced: bool) -> Resource:
+    """An optional custom resource, keyed `<plural>.<group>` like its bundle file."""
+    return Resource(
+        f"{plural}.{group}", group, version, plural, kind, namespaced, optional=True, custom=True
+    )
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -111,8 +122,36 @@ RESOURCES: tuple[Resource, ...] = (
         "VulnerabilityReport",
         True,
         optional=True,
+        custom=True,
+    ),
+    # Policy engines beside (or instead of) Kubernetes NetworkPolicy. Calico is read from the
+    # crd.projectcalico.org/v1 CRDs that store it, and from projectcalico.org/v3 only where that
+    # is itself a CRD (posture/checks/netpol_calico.py says why).
+    _custom("cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", namespaced=True),
+    _custom(
+        "cilium.io",
+        "v2",
+        "ciliumclusterwidenetworkpolicies",
+        "CiliumClusterwideNetworkPolicy",
+        namespaced=False,
+    ),
+    _custom("crd.projectcalico.org", "v1", "networkpolicies", "NetworkPolicy", namespaced=True),
+    _custom(
+        "crd.projectcalico.org",
+        "v1",
+        "globalnetworkpolicies",
+        "GlobalNetworkPolicy",
+        namespaced=False,
+    ),
+    _custom("projectcalico.org", "v3", "networkpolicies", "NetworkPolicy", namespaced=True),
+    _custom(
+        "projectcalico.org", "v3", "globalnetworkpolicies", "GlobalNetworkPolicy", namespaced=False
     ),
 )
 
 BY_KEY: dict[str, Resource] = {resource.key: resource for resource in RESOURCES}
-BY_KIND: dict[str, Resource] = {resource.kind: resource for resource in RESOURCES}
+# A kind names one resource within its API group; `NetworkPolicy` alone is ambiguous.
+BY_GROUP_KIND: dict[tuple[str, str], Resource] = {(r.group, r.kind): r for r in RESOURCES}
+# By kind alone, for objects that carry no apiVersion: the first (built-in) resource wins, which
+# reversing the tuple gives (later duplicates are written first and overwritten).
+BY_KIND: dict[str, Resource] = {r.kind: r for r in reversed(RESOURCES)}

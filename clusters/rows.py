@@ -1,26 +1,25 @@
 """Rows of the cluster pages' tables, formatted in Python rather than in templates.
 
-The fleet table (50 rows), the collection history (20 runs x ~25 kinds) and the affected
-objects of dozens of failing checks are where template includes, filters and {% url %} cost
+The collection history (20 runs x ~25 kinds) and tables of many rows (the fleet, the affected
+objects of dozens of failing checks) are where template includes, filters and {% url %} cost
 most of a page's time (issue 5). Every value is escaped here; the output is what the
-templates printed.
+templates printed. posture.rows formats the posture tables with these helpers.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 
 from clusters.models import Cluster, CollectionRun
@@ -37,58 +36,6 @@ def decimal_text(value: float, places: int) -> str:
     rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
     # floatformat never shows a minus on zero: -0.04 is "0.0", not "-0.0".
     return f"{rounded if rounded else rounded.copy_abs():f}"
-
-
-def score_band(score: float | None) -> str:
-    """The badge colour of a score, as clusters/_score.html chooses it."""
-    if score is None:
-        return "none"
-    return "good" if score >= 90 else "fair" if score >= 70 else "poor"
-
-
-def fleet_rows(clusters: Iterable[Cluster]) -> list[dict[str, Any]]:
-    """What each row of the fleet table shows, formatted here rather than in the template.
-
-    A page has 50 rows; per row, the template engine's includes, filters and {% url %} cost
-    several times the plain Python below (issue 5), and the output is the same.
-    """
-    cluster_url = url_for_each("cluster_detail", "name")
-    rows = []
-    for cluster in clusters:
-        evaluation, run = cluster.latest_evaluation, cluster.latest_run
-        score = evaluation.score if evaluation else None
-        change = cast(float | None, getattr(cluster, "score_change", None))
-        if change is None:
-            change_class, change_text = "muted", "—"
-        elif change > 0:
-            change_class, change_text = "change-up", f"▲ +{decimal_text(change, 1)}"
-        elif change < 0:
-            change_class, change_text = "change-down", f"▼ {decimal_text(change, 1)}"
-        else:
-            change_class, change_text = "muted", "no change"
-        collected = localtime(evaluation.created_at) if evaluation else None
-        run_status, run_label = (
-            (run.status, RUN_STATUS_LABELS.get(run.status, run.status))
-            if run
-            else ("none", "Never collected")
-        )
-        rows.append(
-            {
-                "name": cluster.name,
-                "url": cluster_url(cluster.name),
-                "environment": cluster.environment or "—",
-                "score_band": score_band(score),
-                "score": "no score" if score is None else decimal_text(score, 1),
-                "change_class": change_class,
-                "change": change_text,
-                "coverage": f"{decimal_text(evaluation.coverage, 0)}%" if evaluation else "—",
-                "collected_at": collected.isoformat() if collected else "",
-                "collected_ago": timesince(collected) if collected else "",
-                "run_status": run_status,
-                "run_label": run_label,
-            }
-        )
-    return rows
 
 
 def url_for_each(view: str, key: str, **kwargs: str) -> Callable[[str], str]:
@@ -164,3 +111,22 @@ def affected_rows_html(objects: list[dict[str, Any]]) -> str:
             for obj in objects
         )
     )
+
+
+RECENT_RUNS = 20
+
+
+def runs_context(cluster: Cluster) -> dict[str, Any]:
+    """The collection-history table of a cluster (its page and the polled partial)."""
+    # The table shows neither kind statuses nor errors: never decode them.
+    runs = list(
+        cluster.runs.select_related("requested_by").defer(
+            "kind_status", "kind_errors", "anonymous_probe"
+        )[:RECENT_RUNS]
+    )
+    return {
+        "cluster": cluster,
+        "runs": runs,
+        "run_rows": [run_row(run) for run in runs],
+        "any_active": any(run.is_active for run in runs),
+    }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -319,10 +320,17 @@ def collection_request(
         latest_run=run, next_collection_at=timezone.now() + cluster.collection_interval
     )
     if enqueue:
-        from clusters.tasks import collect
-
-        transaction.on_commit(lambda: collect.delay(run.pk))
+        transaction.on_commit(lambda: collection_enqueue(run_id=run.pk))
     return run
+
+
+# The pipeline's task (pipeline.tasks.collect) runs a collection; requested by name, since the
+# clusters app sits below everything a collection involves.
+COLLECT_TASK = "pipeline.tasks.collect"
+
+
+def collection_enqueue(*, run_id: int) -> None:
+    current_app.send_task(COLLECT_TASK, args=[run_id])
 
 
 def bundle_upload(

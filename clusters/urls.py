@@ -3,9 +3,7 @@ from django.urls import path
 from clusters import views
 
 urlpatterns = [
-    path("", views.fleet, name="fleet"),
     path("clusters/new/", views.cluster_register, name="cluster_register"),
-    path("clusters/<slug:name>/", views.cluster_detail, name="cluster_detail"),
     path("clusters/<slug:name>/runs/", views.cluster_runs_partial, name="cluster_runs_partial"),
     path("clusters/<slug:name>/collect/", views.cluster_collect, name="cluster_collect"),
     path("clusters/<slug:name>/upload/", views.cluster_upload, name="cluster_upload"),

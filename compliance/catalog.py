@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compliance.guides import Guide, Item, guides, items_for_check
 from posture.checks.base import REGISTRY, Check
+from posture.guides import Guide, Item, items_for_check
 
 
 @dataclass
@@ -29,7 +29,6 @@ def catalog_rows(
     *, q: str = "", area: str = "", severity: str = "", guide: str = ""
 ) -> list[CatalogRow]:
     """Checks matching every given filter, in area then id order."""
-    guides()  # loads the check catalog
     words = q.lower().split()
     rows = []
     for check in sorted(REGISTRY.values(), key=lambda c: (c.area.value, c.id)):

@@ -1,15 +1,18 @@
-"""A guide's checklist for one cluster: every item with one status and the reason for it.
+"""A guide's checklist for one cluster, as the stored verdict has it.
+
+Each item's status was decided once, when the cluster's latest evaluation was derived
+(posture.checklist.item_status: by exactly the checks and controls it names, or by its
+attestation). This module gathers what the pages show beside it: the sentence explaining it
+(posture.checklist.item_reason, from the stored facts), the judging checks' stored verdicts and
+evidence, the attestations on record, links.
 
     not_applicable  superseded, provider-owned on this distribution, or for another provider
-    fail            a check judging the item fails (waived objects are marked)
+    fail            a check or control judging the item fails (waived objects are marked)
     unknown         a check could not judge (data not collected / forbidden / not evaluated)
     waived          every failing check is waived by an active waiver
     pass            every judging check passes (or is not applicable)
     attested        a manual item with a current attestation
     manual          a manual item awaiting an attestation (or whose last one lapsed)
-
-A manual item that also has checks is judged by them; only when none of them could judge it
-(provider data not collected) does it fall back to the attestation, as DESIGN.md says.
 """
 
 from __future__ import annotations
@@ -22,45 +25,27 @@ from typing import Any
 from django.utils import timezone
 
 from clusters.models import Cluster
-from compliance.guides import Guide, Item, guides
 from compliance.models import Attestation
-from compliance.services import EffectiveResult, effective_results
-from posture.checks.base import REGISTRY, Check, Status
+from posture.checklist import AttestationTerms, item_reason
+from posture.checks.base import REGISTRY, Check
+from posture.guides import Guide, Item, distribution_of, guides, verdict_key_check
+from posture.status import Status
+from posture.verdicts import CheckView, StoredEntries, check_views, control_view, stored_entries
 
-PASS = "pass"  # noqa: S105  (a status, not a password)
-FAIL = "fail"
-MANUAL = "manual"
-ATTESTED = "attested"
-WAIVED = "waived"
-NOT_APPLICABLE = "not_applicable"
-UNKNOWN = "unknown"
-STATUS_LABELS = {
-    PASS: "Pass",
-    FAIL: "Fail",
-    MANUAL: "Manual — awaiting attestation",
-    ATTESTED: "Attested",
-    WAIVED: "Waived",
-    NOT_APPLICABLE: "Not applicable",
-    UNKNOWN: "Unknown",
-}
-STATUS_ORDER = [FAIL, UNKNOWN, MANUAL, WAIVED, ATTESTED, PASS, NOT_APPLICABLE]
-
-
-def cluster_distribution(cluster: Cluster) -> str:
-    """ "gke", "other" (a known non-GKE build) or "" (not collected yet: assume nothing)."""
-    run = cluster.latest_evaluation.run if cluster.latest_evaluation else cluster.latest_run
-    version = run.kubernetes_version if run else ""
-    if not version:
-        return ""
-    return "gke" if "-gke." in version else "other"
+NOT_COLLECTED = "The cluster has not been collected yet."
 
 
 @dataclass
 class CheckRow:
-    check_id: str
+    key: str  # a check id, or check/control
     check: Check | None
-    result: EffectiveResult | None
+    result: CheckView | None
     url: str = ""  # set by the view that links to it
+    waivers: list[Any] = field(default_factory=list)  # the Waiver rows applied (item page)
+
+    @property
+    def check_id(self) -> str:
+        return verdict_key_check(self.key)
 
 
 @dataclass
@@ -75,15 +60,15 @@ class ItemRow:
 
     @property
     def label(self) -> str:
-        return STATUS_LABELS[self.status]
+        return Status.label_of(self.status)
 
     @property
     def attestable(self) -> bool:
-        return self.status in (MANUAL, ATTESTED)
+        return self.status in (Status.MANUAL, Status.ATTESTED)
 
     @property
     def failing_checks(self) -> list[CheckRow]:
-        return [row for row in self.checks if row.result and row.result.raw_status == FAIL]
+        return [row for row in self.checks if row.result and row.result.raw_status == Status.FAIL]
 
 
 @dataclass
@@ -93,19 +78,32 @@ class ClusterState:
     cluster: Cluster
     now: datetime
     distribution: str
-    results: dict[str, EffectiveResult]
+    items: dict[str, dict[str, Any]]
+    views: dict[str, CheckView]
     attestations: dict[tuple[str, str], list[Attestation]]
     evaluated: bool
+    stored: StoredEntries | None = None
 
     @property
     def today(self) -> date:
         return timezone.localdate(self.now)
 
 
-def cluster_state(cluster: Cluster, *, now: datetime | None = None) -> ClusterState:
+def cluster_state(
+    cluster: Cluster, *, now: datetime | None = None, with_affected: set[str] | None = None
+) -> ClusterState:
+    """The cluster's stored item verdicts and check views; affected objects only for the
+    checks in `with_affected` (an item page's evidence), never for a whole checklist."""
     now = now or timezone.now()
     evaluation = cluster.latest_evaluation
-    results = {r.check_id: r for r in effective_results(evaluation, now=now)} if evaluation else {}
+    views: dict[str, CheckView] = {}
+    if evaluation is not None:
+        views = {view.check_id: view for view in check_views(evaluation, with_affected=False)}
+        if with_affected:
+            views.update(
+                (view.check_id, view)
+                for view in check_views(evaluation, check_ids=with_affected, with_affected=True)
+            )
     attestations: dict[tuple[str, str], list[Attestation]] = {}
     for attestation in Attestation.objects.for_cluster(cluster).select_related(
         "attested_by", "revoked_by"
@@ -114,81 +112,59 @@ def cluster_state(cluster: Cluster, *, now: datetime | None = None) -> ClusterSt
     return ClusterState(
         cluster=cluster,
         now=now,
-        distribution=cluster_distribution(cluster),
-        results=results,
+        distribution=distribution_of(evaluation.run.kubernetes_version if evaluation else ""),
+        items=dict(evaluation.verdict_set.items) if evaluation else {},
+        views=views,
         attestations=attestations,
         evaluated=evaluation is not None,
+        stored=stored_entries(evaluation, views.values()) if evaluation else None,
     )
 
 
-def _unknown_reason(rows: list[CheckRow], evaluated: bool) -> str:
-    if not evaluated:
-        return "The cluster has not been collected yet."
-    reasons = []
-    for row in rows:
-        if row.result is None:
-            reasons.append(f"{row.check_id}: not evaluated in the latest collection")
-        elif row.result.status in (Status.UNKNOWN, Status.ERROR):
-            reasons.append(f"{row.check_id}: {row.result.summary or row.result.status}")
-    return "; ".join(reasons)
+def _view_for(key: str, state: ClusterState) -> CheckView | None:
+    view = state.views.get(verdict_key_check(key))
+    if view is None or "/" not in key:
+        return view
+    return control_view(view, key.split("/", 1)[1])
 
 
 def item_row(guide: Guide, item: Item, state: ClusterState) -> ItemRow:
     history = state.attestations.get((guide.slug, item.id), [])
-    current = next(
-        (a for a in history if a.state(today=state.today) == Attestation.State.ACTIVE), None
+    rows = [
+        CheckRow(key, REGISTRY.get(verdict_key_check(key)), _view_for(key, state))
+        for key in item.checks
+    ]
+    stored = state.items.get(guide.slug, {}).get(item.id)
+    if stored is None or state.stored is None:
+        reason = NOT_COLLECTED if not state.evaluated else "not judged in the latest collection"
+        return ItemRow(
+            item=item, status=Status.UNKNOWN, reason=reason, checks=rows, attestations=history
+        )
+    status, attestation_id = (stored, None) if isinstance(stored, str) else stored
+    terms = [
+        AttestationTerms(a.pk, a.guide, a.item_id, a.reattest_by)
+        for a in history
+        if a.revoked_at is None
+    ]
+    reason = item_reason(
+        guide,
+        item,
+        status,
+        state.stored.entries,
+        causes=state.stored.causes,
+        waived_until=state.stored.waived_until,
+        attestations=terms,
+        today=state.today,
+        distribution=state.distribution,
     )
-    rows = [CheckRow(c, REGISTRY.get(c), state.results.get(c)) for c in item.checks]
-    row = ItemRow(item=item, status=UNKNOWN, checks=rows, attestations=history)
-    reason = item.not_applicable_reason(guide, state.distribution)
-    if reason:
-        row.status, row.reason = NOT_APPLICABLE, reason
-        return row
-    statuses = [r.result.status if r.result else UNKNOWN for r in rows]
-    judged = [s for s in statuses if s not in (Status.UNKNOWN, Status.ERROR)]
-    if rows and (judged or not item.manual):
-        if FAIL in statuses:
-            row.status = FAIL
-            row.reason = "; ".join(
-                f"{r.check_id}: {r.result.summary}"
-                for r in rows
-                if r.result and r.result.status == FAIL
-            )
-        elif len(judged) < len(statuses):
-            row.status, row.reason = UNKNOWN, _unknown_reason(rows, state.evaluated)
-        elif WAIVED in statuses:
-            row.status = WAIVED
-            row.reason = "Accepted risk until " + ", ".join(
-                sorted(
-                    {f"{w.expires_at:%Y-%m-%d}" for r in rows if r.result for w in r.result.waivers}
-                )
-            )
-        elif all(s == Status.NOT_APPLICABLE for s in statuses):
-            row.status = NOT_APPLICABLE
-            row.reason = "; ".join(r.result.summary for r in rows if r.result and r.result.summary)
-        else:
-            row.status = PASS
-        return row
-    # Manual: attestations decide; checks that exist but could not judge explain why.
-    row.attestation = current
-    if current:
-        row.status = ATTESTED
-        row.reason = f"Attested until {current.reattest_by:%Y-%m-%d}"
-    else:
-        row.status = MANUAL
-        lapsed = next(
-            (a for a in history if a.state(today=state.today) == Attestation.State.LAPSED), None
-        )
-        row.reason = (
-            f"The last attestation lapsed on {lapsed.reattest_by:%Y-%m-%d}; attest again."
-            if lapsed
-            else f"Evidence class {item.evidence}: record an attestation."
-        )
-        if rows:
-            row.reason += " Automated evidence unavailable: " + _unknown_reason(
-                rows, state.evaluated
-            )
-    return row
+    return ItemRow(
+        item=item,
+        status=status,
+        reason=reason,
+        checks=rows,
+        attestation=next((a for a in history if a.pk == attestation_id), None),
+        attestations=history,
+    )
 
 
 @dataclass
@@ -203,9 +179,9 @@ class Checklist:
     def counts(self) -> list[dict[str, Any]]:
         counter = Counter(row.status for row in self.rows)
         return [
-            {"status": s, "label": STATUS_LABELS[s], "count": counter[s]}
-            for s in STATUS_ORDER
-            if counter[s]
+            {"status": status.value, "label": status.label, "count": counter[status]}
+            for status in Status
+            if counter[status]
         ]
 
 

@@ -22,6 +22,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from posture.evaluation import WaiverTerms
+
 
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -189,14 +191,21 @@ class Waiver(models.Model):
     def is_scoped(self) -> bool:
         return bool(self.namespaces or self.workloads)
 
+    def terms(self) -> WaiverTerms:
+        """What the evaluation applies (posture.evaluation.WaiverTerms owns the scope rule)."""
+        return WaiverTerms(
+            id=self.pk,
+            check_id=self.check_id,
+            namespaces=tuple(self.namespaces),
+            workloads=tuple(self.workloads),
+            expires_at=self.expires_at,
+            owner=self.owner_email,
+            reason=self.reason,
+        )
+
     def covers(self, obj: dict[str, Any]) -> bool:
         """Whether an affected object {kind, namespace, name} is inside this waiver's scope."""
-        if not self.is_scoped:
-            return True
-        namespace = obj.get("namespace") or ""
-        if namespace and namespace in self.namespaces:
-            return True
-        return f"{obj.get('kind', '')}/{namespace}/{obj.get('name', '')}" in self.workloads
+        return self.terms().covers(obj)
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -1,13 +1,14 @@
-"""Writes of the compliance app, and the one read that applies waivers to verdicts.
+"""Writes of the compliance app: attestations, waivers, their audit, and the governance terms.
 
 Every write records an AuditEvent in its own transaction, so the log and the change commit or
-roll back together. Views check permissions; these functions check the rules (four eyes,
-expiry limits, which items may be attested).
+roll back together, and re-derives the cluster's latest evaluation in that same transaction
+(posture.services.evaluation_rederive): the stored verdict every page reads reflects the change
+at once. Views check permissions; these functions check the rules (four eyes, expiry limits,
+which items may be attested).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,12 +19,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import Cluster
-from compliance.guides import guide_get
 from compliance.models import Attestation, AuditEvent, Waiver
-from history.services import day_rescored
-from posture import scoring
-from posture.checks.base import REGISTRY, Status
-from posture.models import CheckResult, Evaluation
+from posture.checklist import AttestationTerms
+from posture.checks.base import REGISTRY
+from posture.evaluation import Governance
+from posture.guides import guide_get
+from posture.models import Evaluation
+from posture.services import evaluation_rederive
 
 # Attestations are yearly at most: an auditor expects a manual control to be looked at again.
 ATTESTATION_MAX_DAYS = 366
@@ -120,6 +122,7 @@ def attestation_create(
             after=attestation.snapshot(),
             at=now,
         )
+        cluster_rederive(cluster=cluster, now=now)
     return attestation
 
 
@@ -143,6 +146,7 @@ def attestation_revoke(
             after=attestation.snapshot(),
             at=now,
         )
+        cluster_rederive(cluster=attestation.cluster, now=now)
     return attestation
 
 
@@ -172,8 +176,6 @@ def waiver_request(
     now: datetime | None = None,
 ) -> Waiver:
     """Ask to accept a failing check's risk until `expires_at`; applies once approved."""
-    from posture import checks as _load  # noqa: F401  (registers the catalog)
-
     now = now or timezone.now()
     if check_id not in REGISTRY:
         raise ComplianceError(f"There is no check {check_id}.")
@@ -226,7 +228,7 @@ def waiver_approve(*, waiver: Waiver, by: Person, now: datetime | None = None) -
             after=waiver.snapshot(),
             at=now,
         )
-        cluster_rescore(cluster=waiver.cluster, now=now)
+        cluster_rederive(cluster=waiver.cluster, now=now)
     return waiver
 
 
@@ -248,20 +250,19 @@ def waiver_revoke(*, waiver: Waiver, by: Person, now: datetime | None = None) ->
             after=waiver.snapshot(),
             at=now,
         )
-        cluster_rescore(cluster=waiver.cluster, now=now)
+        cluster_rederive(cluster=waiver.cluster, now=now)
     return waiver
 
 
 def waivers_expire(*, now: datetime | None = None) -> list[int]:
-    """Audit every waiver that expired since the last sweep and rescore its cluster.
+    """Audit every waiver that expired since the last sweep and re-derive its cluster.
 
-    Expired waivers already stop applying in every read (state is derived from `now`); this
-    sweep brings the stored scores in line. Idempotent: `expiry_recorded_at` marks the done.
-    Clusters with active waivers are rescored too, so an evaluation stored by a collection
-    since the last sweep shows its waived weight.
+    Stored verdicts name the moment they go stale (Evaluation.verdicts_valid_until), and
+    `verdicts_refresh_due` re-derives them then; this sweep records each expiry in the audit
+    log once (`expiry_recorded_at` marks the done) and re-derives too, so the two agree.
     """
     now = now or timezone.now()
-    rescored: set[int] = set()
+    rederived: set[int] = set()
     for waiver_id in Waiver.objects.expired_unrecorded(now=now).values_list("pk", flat=True):
         with transaction.atomic():
             waiver = Waiver.objects.select_for_update().select_related("cluster").get(pk=waiver_id)
@@ -276,105 +277,53 @@ def waivers_expire(*, now: datetime | None = None) -> list[int]:
                 after=waiver.snapshot(),
                 at=now,
             )
-            cluster_rescore(cluster=waiver.cluster, now=now)
-            rescored.add(waiver.cluster_id)
-    active = set(Waiver.objects.active(now=now).values_list("cluster_id", flat=True)) - rescored
-    for cluster in Cluster.objects.filter(pk__in=active).select_related("latest_evaluation"):
-        cluster_rescore(cluster=cluster, now=now)
-        rescored.add(cluster.pk)
-    return sorted(rescored)
+            cluster_rederive(cluster=waiver.cluster, now=now)
+            rederived.add(waiver.cluster_id)
+    return sorted(rederived)
 
 
-# --- Waivers applied to verdicts ------------------------------------------------------------
+# --- Governance as the evaluation reads it ----------------------------------------------------
 
 
-@dataclass
-class EffectiveResult:
-    """One check's verdict with the cluster's active waivers applied."""
-
-    check_id: str
-    status: str  # the raw status, or "waived"
-    raw_status: str
-    summary: str
-    affected_total: int
-    # Every affected object, each with "waived": True when an active waiver's scope covers it.
-    affected: list[dict[str, Any]] = field(default_factory=list)
-    waivers: list[Waiver] = field(default_factory=list)
-
-    @property
-    def waived_count(self) -> int:
-        return sum(1 for obj in self.affected if obj.get("waived"))
-
-    @property
-    def partially_waived(self) -> bool:
-        return self.status == Status.FAIL and self.waived_count > 0
+def governance_for(*, cluster_id: int, now: datetime) -> Governance:
+    """The waivers active and the attestations unrevoked at `now`, as derive's plain terms."""
+    waivers = tuple(
+        waiver.terms()
+        for waiver in Waiver.objects.for_cluster(cluster_id).active(now=now).order_by("pk")
+    )
+    attestations = tuple(
+        AttestationTerms(a.pk, a.guide, a.item_id, a.reattest_by)
+        for a in Attestation.objects.for_cluster(cluster_id)
+        .filter(revoked_at__isnull=True, attested_at__lte=now)
+        .order_by("pk")
+    )
+    return Governance(waivers=waivers, attestations=attestations)
 
 
-def effective_result(result: CheckResult, waivers: list[Waiver]) -> EffectiveResult:
-    """Waivers only turn a failure into "waived"; unknown stays unknown, pass stays pass.
-
-    An unscoped waiver waives the whole check. Scoped waivers waive it only when every
-    affected object is inside their (combined) scope; otherwise the check keeps failing and
-    the covered objects are marked.
-    """
-    affected = [dict(obj) for obj in result.affected or []]
-    status = result.status
-    applied: list[Waiver] = []
-    if status == Status.FAIL and waivers:
-        whole = [w for w in waivers if not w.is_scoped]
-        scoped = [w for w in waivers if w.is_scoped]
-        for obj in affected:
-            covering = [w for w in scoped if w.covers(obj)]
-            obj["waived"] = bool(whole or covering)
-            applied.extend(w for w in covering if w not in applied)
-        if whole:
-            applied = [*whole, *applied]
-            status = scoring.WAIVED
-        elif affected and all(obj["waived"] for obj in affected):
-            status = scoring.WAIVED
-    return EffectiveResult(
-        check_id=result.check_id,
-        status=status,
-        raw_status=result.status,
-        summary=result.summary,
-        affected_total=max(result.affected_total, len(affected)),
-        affected=affected,
-        waivers=applied,
+def cluster_rederive(*, cluster: Cluster, now: datetime | None = None) -> Evaluation | None:
+    """Derive the cluster's latest evaluation again under governance as it stands at `now`;
+    history keeps the verdicts it had at the time."""
+    now = now or timezone.now()
+    evaluation = (
+        Evaluation.objects.select_related("run", "result_set")
+        .filter(pk=Cluster.objects.filter(pk=cluster.pk).values("latest_evaluation")[:1])
+        .first()
+    )
+    if evaluation is None:
+        return None
+    return evaluation_rederive(
+        evaluation=evaluation, governance=governance_for(cluster_id=cluster.pk, now=now), now=now
     )
 
 
-def effective_results(evaluation: Evaluation, *, now: datetime) -> list[EffectiveResult]:
-    """Every CheckResult of the evaluation with the waivers active at `now` applied."""
-    by_check: dict[str, list[Waiver]] = {}
-    for waiver in Waiver.objects.for_cluster(evaluation.cluster_id).active(now=now):
-        by_check.setdefault(waiver.check_id, []).append(waiver)
-    return [
-        effective_result(result, by_check.get(result.check_id, []))
-        for result in evaluation.results.all()
-    ]
-
-
-def evaluation_rescore(evaluation: Evaluation, *, now: datetime | None = None) -> Evaluation:
-    """Recompute score, coverage, area scores and counts with active waivers applied."""
-    results = effective_results(evaluation, now=now or timezone.now())
-    items = []
-    counts: dict[str, int] = {}
-    for result in results:
-        items.append(scoring.scored_verdict(result.check_id, result.status))
-        counts[result.status] = counts.get(result.status, 0) + 1
-    report = scoring.score(items)
-    evaluation.score = report.score
-    evaluation.coverage = report.coverage
-    evaluation.area_scores = report.area_dict()
-    evaluation.status_counts = counts
-    evaluation.save(update_fields=["score", "coverage", "area_scores", "status_counts"])
-    day_rescored(evaluation=evaluation)
-    return evaluation
-
-
-def cluster_rescore(*, cluster: Cluster, now: datetime | None = None) -> Evaluation | None:
-    """Rescore the cluster's latest evaluation; history keeps the scores it had at the time."""
-    evaluation = cluster.latest_evaluation
-    if evaluation is None:
-        return None
-    return evaluation_rescore(evaluation, now=now)
+def verdicts_refresh_due(*, now: datetime | None = None) -> list[int]:
+    """Re-derive every latest evaluation whose verdict went stale by itself (a waiver expired,
+    an attestation lapsed); returns the clusters re-derived."""
+    now = now or timezone.now()
+    due = Cluster.objects.filter(latest_evaluation__verdicts_valid_until__lte=now)
+    refreshed = []
+    for cluster in due:
+        with transaction.atomic():
+            cluster_rederive(cluster=cluster, now=now)
+        refreshed.append(cluster.pk)
+    return refreshed

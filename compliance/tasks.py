@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from compliance.services import waivers_expire
+from compliance.services import verdicts_refresh_due, waivers_expire
 
 
-@shared_task(name="compliance.tasks.expire_waivers")
-def expire_waivers() -> int:
-    """Audit waivers that expired and rescore their clusters; returns how many were rescored."""
-    return len(waivers_expire())
+@shared_task(name="compliance.tasks.refresh_verdicts")
+def refresh_verdicts() -> int:
+    """Audit waivers that expired, and derive again every stored verdict gone stale by itself
+    (a waiver's expiry, an attestation's lapse); returns how many clusters were re-derived."""
+    return len(set(waivers_expire()) | set(verdicts_refresh_due()))

@@ -15,16 +15,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clusters.access import get_cluster_for_user
 from clusters.models import Cluster
 from clusters.rows import url_for_each
-from clusters.views import GUIDE_LABELS, get_cluster_for_user
 from compliance import services
 from compliance.catalog import catalog_rows
-from compliance.checklist import STATUS_LABELS, checklist, checklists, cluster_state, item_row
+from compliance.checklist import checklist, checklists, cluster_state, item_row
 from compliance.forms import AttestationForm, AuditFilterForm, CatalogFilterForm, WaiverRequestForm
-from compliance.guides import Guide, guide_get, guides
 from compliance.models import Attestation, AuditEvent, Waiver
 from posture.checks.base import REGISTRY
+from posture.guides import Guide, guide_get, guide_label, guides, verdict_key_check
+from posture.status import Status
+from posture.verdicts import check_views
 
 AUDIT_PAGE_SIZE = 100
 
@@ -90,7 +92,7 @@ def checklist_view(request: HttpRequest, name: str, guide: str) -> HttpResponse:
         "cluster": cluster,
         "checklist": rows,
         "distribution": state.distribution,
-        "statuses": STATUS_LABELS,
+        "statuses": {status.value: status.label for status in Status},
     }
     return render(request, "compliance/checklist.html", context)
 
@@ -102,7 +104,15 @@ def checklist_item(request: HttpRequest, name: str, guide: str, item_id: str) ->
     item = found.item(item_id)
     if item is None:
         raise Http404("No such item")
-    row = item_row(found, item, cluster_state(cluster))
+    state = cluster_state(cluster, with_affected={verdict_key_check(key) for key in item.checks})
+    row = item_row(found, item, state)
+    applied = {
+        pk for check_row in row.checks if check_row.result for pk in check_row.result.waiver_ids
+    }
+    waivers = {waiver.pk: waiver for waiver in Waiver.objects.filter(pk__in=applied)}
+    for check_row in row.checks:
+        if check_row.result:
+            check_row.waivers = [waivers[pk] for pk in check_row.result.waiver_ids if pk in waivers]
     user = request.user
     context = {
         "cluster": cluster,
@@ -178,7 +188,6 @@ def attestation_evidence(request: HttpRequest, pk: int) -> FileResponse:
 def waiver_list(request: HttpRequest, name: str) -> HttpResponse:
     cluster = _get_cluster(request, name)
     now = timezone.now()
-    guides()  # loads the check catalog
     waivers = list(
         Waiver.objects.for_cluster(cluster).select_related(
             "requested_by", "approved_by", "revoked_by"
@@ -200,7 +209,6 @@ def waiver_list(request: HttpRequest, name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def waiver_request(request: HttpRequest, name: str, check_id: str) -> HttpResponse:
     cluster = _get_cluster(request, name, "compliance.add_waiver")
-    guides()  # loads the check catalog
     check = REGISTRY.get(check_id)
     if check is None:
         raise Http404("No such check")
@@ -225,12 +233,13 @@ def waiver_request(request: HttpRequest, name: str, check_id: str) -> HttpRespon
         else:
             messages.success(request, "Waiver requested; it applies once someone else approves it.")
             return redirect("waiver_list", name=cluster.name)
-    state = cluster_state(cluster)
+    evaluation = cluster.latest_evaluation
+    views = check_views(evaluation, check_ids=[check_id], with_affected=False) if evaluation else []
     context = {
         "cluster": cluster,
         "check": check,
         "form": form,
-        "result": state.results.get(check_id),
+        "result": views[0] if views else None,
     }
     return render(request, "compliance/waiver_request.html", context)
 
@@ -246,7 +255,7 @@ def waiver_approve(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(
-            request, f"Waiver of {waiver.check_id} approved; the score was recomputed."
+            request, f"Waiver of {waiver.check_id} approved; the stored verdict was derived again."
         )
     return redirect("waiver_list", name=waiver.cluster.name)
 
@@ -259,7 +268,9 @@ def waiver_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     except services.ComplianceError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Waiver of {waiver.check_id} revoked; the score was recomputed.")
+        messages.success(
+            request, f"Waiver of {waiver.check_id} revoked; the stored verdict was derived again."
+        )
     return redirect("waiver_list", name=waiver.cluster.name)
 
 
@@ -268,7 +279,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("clusters.view_cluster"):
         raise PermissionDenied
     choices = [(g.slug, g.title) for g in guides().values()]
-    choices += [(slug, label) for slug, label in GUIDE_LABELS.items() if slug not in dict(choices)]
+    choices.append(("rampart", guide_label("rampart")))
     form = CatalogFilterForm(request.GET, guides=choices)
     rows = catalog_rows(**form.filters())
     return render(

@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "compliance",
     "alerts",
     "history",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -329,10 +330,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.tasks.fail_stale_runs",
         "schedule": 600.0,
     },
-    # Expired waivers stop applying on their own; this audits the expiry and rescores.
-    "expire-waivers-and-rescore-every-15-minutes": {
-        "task": "compliance.tasks.expire_waivers",
-        "schedule": 900.0,
+    # Stored verdicts name when they go stale (a waiver expiring, an attestation lapsing):
+    # derive them again then, and audit each expiry once.
+    "refresh-stale-verdicts-every-minute": {
+        "task": "compliance.tasks.refresh_verdicts",
+        "schedule": 60.0,
     },
     "send-alert-digests-daily-at-0700": {
         "task": "alerts.tasks.send_daily_digests",

@@ -19,10 +19,10 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from clusters.models import Cluster
-from clusters.views import STATUS_LABELS
 from posture.checks.base import REGISTRY, Area, Severity
-from posture.findings import JUDGED, Observed, observed_findings
+from posture.findings import Observed, observed_findings
 from posture.models import CheckResult, Evaluation, Finding
+from posture.status import OBSERVED, Status
 
 CHOICES_CAP = 200  # evaluations offered in the form: a year of daily collections fits twice
 LIST_CAP = 200  # rows per list (status changes, new, reopened, resolved findings)
@@ -102,11 +102,11 @@ class StatusChange:
 
     @property
     def before_label(self) -> str:
-        return STATUS_LABELS.get(self.before, self.before) if self.before else NOT_EVALUATED
+        return Status.label_of(self.before) if self.before else NOT_EVALUATED
 
     @property
     def after_label(self) -> str:
-        return STATUS_LABELS.get(self.after, self.after) if self.after else NOT_EVALUATED
+        return Status.label_of(self.after) if self.after else NOT_EVALUATED
 
     @property
     def kind(self) -> str:
@@ -214,7 +214,9 @@ def evaluation_pair(
     None when the cluster has fewer than two evaluations and none was named. Raises
     EvaluationNotHeld for an id that is not one of this cluster's evaluations.
     """
-    held = Evaluation.objects.for_cluster(cluster).select_related("run", "result_set")
+    held = Evaluation.objects.for_cluster(cluster).select_related(
+        "run", "result_set", "verdict_set"
+    )
     after = _held(held, to_id) if to_id is not None else held.order_by("-created_at", "-id").first()
     if after is None:
         return None
@@ -245,8 +247,6 @@ def _held(held: QuerySet[Evaluation], evaluation_id: int) -> Evaluation:
 
 def evaluations_compare(*, pair: EvaluationPair) -> Comparison:
     """Everything the compare page shows, in a fixed number of queries (two)."""
-    from posture import checks as _load  # noqa: F401  (registers the catalog: titles, severities)
-
     before, after = pair.before, pair.after
     statuses_before, statuses_after = before.statuses, after.statuses
     counts, unchanged = _object_counts(before.run.object_counts, after.run.object_counts)
@@ -262,7 +262,10 @@ def evaluations_compare(*, pair: EvaluationPair) -> Comparison:
         object_counts=counts,
         unchanged_counts=unchanged,
         status_changes=capped(_status_changes(statuses_before, statuses_after)),
-        findings=_findings_diff(before, after, statuses_before, statuses_after),
+        # Findings follow what each check observed (raw), as the reconcile does.
+        findings=_findings_diff(
+            before, after, before.result_set.statuses, after.result_set.statuses
+        ),
     )
 
 
@@ -351,7 +354,7 @@ def _findings_diff(
     judged_in_both = {
         check_id
         for check_id in {*statuses_before, *statuses_after}
-        if statuses_before.get(check_id) in JUDGED and statuses_after.get(check_id) in JUDGED
+        if statuses_before.get(check_id) in OBSERVED and statuses_after.get(check_id) in OBSERVED
     }
     appeared = [seen for fp, seen in new.items() if fp not in old]
     gone = [seen for fp, seen in old.items() if fp not in new]

@@ -1,9 +1,10 @@
 """Read side of the drift page: every check's latest verdict on every cluster, side by side.
 
 Rows are checks, columns clusters grouped by environment, so "passes in staging, fails in
-production" reads across a row. Verdicts come from each cluster's latest ResultSet.statuses, a
-small JSON map, so the whole filtered fleet is read in one query: for 1,000 clusters by ~70
-checks that is a few megabytes at most and well within what Python sorts in milliseconds.
+production" reads across a row. Verdicts come from each cluster's latest VerdictSet.statuses
+(the stored effective verdict), a small JSON map, so the whole filtered fleet is read in one
+query: for 1,000 clusters by ~70 checks that is a few megabytes at most and well within what
+Python sorts in milliseconds.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from django.core.paginator import Page, Paginator
 from django.urls import reverse
 
 from clusters.models import Cluster
-from clusters.views import STATUS_LABELS
 from posture.checks.base import REGISTRY, Area, Severity
+from posture.status import Status
 
 PAGE_SIZE = 40  # clusters per page: a wide screen still shows each column's symbol and word
 DISAGREE = "disagree"
@@ -84,7 +85,7 @@ class Cell:
     def label(self) -> str:
         if not self.status:
             return MISSING_LABEL
-        return STATUS_LABELS.get(self.status, self.status.replace("_", " ").capitalize())
+        return Status.label_of(self.status)
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,11 @@ def _severity_rank(severity: str) -> int:
 
 def drift_matrix(*, filters: DriftFilters, page_number: Any = None) -> DriftMatrix:
     """The check-by-cluster matrix for the filtered fleet, in one query whatever its size."""
-    from posture import checks as _load  # noqa: F401  (registers the catalog: titles, areas)
-
     clusters = Cluster.objects.order_by("environment", "name")
     if filters.environment:
         clusters = clusters.filter(environment=filters.environment)
     fleet = list(
-        clusters.values_list("name", "environment", "latest_evaluation__result_set__statuses")
+        clusters.values_list("name", "environment", "latest_evaluation__verdict_set__statuses")
     )
     columns = [Column(name, env, statuses) for name, env, statuses in fleet if statuses is not None]
     rows = _rows(columns, area=filters.area)

@@ -21,7 +21,6 @@ from charts import (
     bar_chart,
 )
 from clusters.models import Cluster
-from history.models import ClusterDay, FleetDay
 from history.trend_charts import (
     BANDS,
     HEIGHT,
@@ -37,7 +36,7 @@ from history.trend_charts import (
     safe_svg,
 )
 from history.trends import FixRow, Period, fix_rows, fix_rows_from
-from posture.models import Finding, FindingQuerySet
+from posture.models import ClusterDay, Finding, FindingQuerySet, FleetDay
 
 MOVERS_SHOWN = 10
 MOVER_WINDOW = timedelta(days=7)

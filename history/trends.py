@@ -25,7 +25,6 @@ from charts import (
 )
 from clusters.models import Cluster
 from compliance.models import Waiver
-from history.models import ClusterDay
 from history.trend_charts import (
     GAP,
     Chart,
@@ -37,7 +36,7 @@ from history.trend_charts import (
     percent_text,
 )
 from posture.checks.base import Area, Severity
-from posture.models import Finding, FindingQuerySet, fix_summary
+from posture.models import ClusterDay, Finding, FindingQuerySet, fix_summary
 
 # --- periods --------------------------------------------------------------------------------
 

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
-
 from clusters.models import Cluster
-from posture.checks.base import REGISTRY
 from posture.models import Evaluation
-from posture.scoring import score, scored_verdict
+from posture.verdicts import check_views
 
 
 def _iso(value: Any) -> str | None:
@@ -17,49 +14,52 @@ def _iso(value: Any) -> str | None:
 
 
 def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> dict[str, Any]:
-    """The latest completed collection's verdicts; every affected object, never truncated."""
-    from posture import checks as _load  # noqa: F401  (registers the catalog)
+    """The latest completed collection's stored verdicts; every affected object, never truncated.
 
+    Status, points and waived objects are the stored effective verdict (waivers applied when it
+    was derived); `raw_status` is what the check itself saw.
+    """
     evaluation = evaluation or cluster.latest_evaluation
     document: dict[str, Any] = {"cluster": cluster.name, "environment": cluster.environment}
     if evaluation is None:
         document.update(collection=None, score=None, coverage=None, areas={}, checks=[])
         return document
-    # Imported here: compliance builds on posture, and waivers are applied at read time so an
-    # approval, revocation or expiry shows at once without a new collection.
-    from compliance.services import effective_results
-
     run = evaluation.run
-    results = effective_results(evaluation, now=timezone.now())
-    items = [scored_verdict(result.check_id, result.status) for result in results]
-    report = score(items)
+    waivers = {waiver["id"]: waiver for waiver in evaluation.verdict_set.waivers}
     checks = []
-    for result, item in zip(results, items, strict=True):
-        check = REGISTRY.get(result.check_id)
+    for view in check_views(evaluation):
+        check = view.check
         checks.append(
             {
-                "id": result.check_id,
-                "title": check.title if check else result.check_id,
-                "area": item.area,
-                "severity": item.severity,
-                "status": result.status,
-                "raw_status": result.raw_status,
-                "summary": result.summary,
-                "score_impact": report.contribution(item),
+                "id": view.check_id,
+                "title": view.title,
+                "area": check.area.value if check else "",
+                "severity": check.severity.value if check else "info",
+                "status": view.status,
+                "raw_status": view.raw_status,
+                "summary": view.summary,
+                "score_impact": view.points,
                 "references": [ref.as_dict() for ref in check.references] if check else [],
                 "waivers": [
                     {
-                        "id": waiver.pk,
-                        "owner": waiver.owner_email,
-                        "reason": waiver.reason,
-                        "expires_at": _iso(waiver.expires_at),
+                        "id": pk,
+                        "owner": waivers[pk]["owner"],
+                        "reason": waivers[pk]["reason"],
+                        "expires_at": waivers[pk]["expires_at"],
                     }
-                    for waiver in result.waivers
+                    for pk in view.waiver_ids
+                    if pk in waivers
                 ],
-                "affected": result.affected,
-                "affected_total": result.affected_total,
+                "missing": list(view.missing),
+                "controls": {
+                    name: {"status": control.get("status"), "summary": control.get("summary")}
+                    for name, control in sorted(view.controls.items())
+                },
+                "affected": view.affected,
+                "affected_total": view.affected_total,
             }
         )
+    area_details = evaluation.area_scores
     document.update(
         collection={
             "id": run.pk,
@@ -69,11 +69,14 @@ def posture_document(cluster: Cluster, evaluation: Evaluation | None = None) -> 
             "kind_status": run.kind_status,
         },
         kubernetes_version=run.kubernetes_version or None,
-        score=report.score,
-        coverage=report.coverage,
-        waived_weight=report.overall.waived,
-        areas={area: tally.score for area, tally in report.areas.items()},
-        area_details=report.area_dict(),
+        score=evaluation.score,
+        coverage=evaluation.coverage,
+        waived_weight=sum(int(tally.get("waived") or 0) for tally in area_details.values()),
+        areas={area: tally.get("score") for area, tally in area_details.items()},
+        area_details=area_details,
+        unknown_causes=[
+            {"cause": cause, "checks": checks} for cause, checks in evaluation.verdict_set.causes
+        ],
         catalog_version=evaluation.catalog_version,
         checks=checks,
     )

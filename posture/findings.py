@@ -31,8 +31,8 @@ from django.utils import timezone
 
 from posture.checks.base import REGISTRY, Severity
 from posture.models import Evaluation, Finding
+from posture.status import OBSERVED
 
-JUDGED = ("pass", "fail")
 BATCH = 500
 DETAIL_MAX = 2000
 
@@ -163,7 +163,7 @@ def findings_reconcile(*, evaluation: Evaluation) -> ReconcileResult:
     """Bring the cluster's findings in line with this evaluation. Call inside its transaction."""
     now = evaluation.created_at or timezone.now()
     results = list(
-        evaluation.results.filter(status__in=JUDGED).values_list("check_id", "status", "affected")
+        evaluation.results.filter(status__in=OBSERVED).values_list("check_id", "status", "affected")
     )
     judged = [check_id for check_id, _, _ in results]
     observed: dict[str, Observed] = {}

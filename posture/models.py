@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypedDict
 
 from django.db import models
@@ -13,7 +13,13 @@ class EvaluationQuerySet(models.QuerySet["Evaluation"]):
 
 
 class Evaluation(models.Model):
-    """The checks' verdicts on one completed collection, with its scores."""
+    """The checks' verdicts on one completed collection, with its scores.
+
+    `result_set` holds the raw verdicts (what each check saw); `verdict_set` the effective ones
+    (posture.evaluation.derive: waivers and attestations applied, points, checklist items),
+    from which `score`, `coverage`, `area_scores` and `status_counts` were written by the same
+    derivation. Pages read these; none computes a verdict or a score.
+    """
 
     run = models.OneToOneField(
         "clusters.CollectionRun", on_delete=models.CASCADE, related_name="evaluation"
@@ -33,6 +39,12 @@ class Evaluation(models.Model):
     result_set = models.ForeignKey(
         "ResultSet", on_delete=models.RESTRICT, related_name="evaluations"
     )
+    verdict_set = models.ForeignKey(
+        "VerdictSet", on_delete=models.RESTRICT, related_name="evaluations"
+    )
+    # The first waiver expiry or attestation lapse the effective verdict depends on: from then
+    # on it must be derived again (posture.services.evaluations_rederive_due). Latest only.
+    verdicts_valid_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
     objects = EvaluationQuerySet.as_manager()
 
@@ -51,7 +63,8 @@ class Evaluation(models.Model):
 
     @property
     def statuses(self) -> dict[str, str]:
-        return dict(self.result_set.statuses) if self.result_set_id else {}
+        """Each check's effective status: what the pages, alerts and drift compare."""
+        return dict(self.verdict_set.statuses) if self.verdict_set_id else {}
 
 
 class CheckResult(models.Model):
@@ -72,6 +85,11 @@ class CheckResult(models.Model):
     affected_total = models.PositiveIntegerField(default=0)
     # Every affected object: [{kind, namespace, name, detail}, ...]. Never truncated.
     affected = models.JSONField(default=list)
+    # The verdict of each control the check judges: {control: {status, summary, affected:
+    # [[index into `affected`, detail], ...]}} (posture.results.Verdict).
+    controls = models.JSONField(default=dict)
+    # The inputs that were not collected: an unknown's reason, or a failure found without them.
+    missing = models.JSONField(default=list)
 
     class Meta:
         ordering = ["check_id"]
@@ -103,6 +121,35 @@ class ResultSet(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster_id} result set {self.pk}"
+
+
+class VerdictSet(models.Model):
+    """The effective verdict of one cluster's evaluation, shared by every evaluation that
+    derived the same (posture.evaluation.Derived.as_stored): unchanged collections under
+    unchanged governance add no row."""
+
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    digest = models.CharField(max_length=64)
+    statuses = models.JSONField(default=dict)  # {check_id: effective status}
+    # {check_id: {status, raw?, points?, waivers?, waived?|whole?}} for checks with more to say.
+    checks = models.JSONField(default=dict)
+    items = models.JSONField(default=dict)  # {guide: {item_id: [status, reason, attestation]}}
+    causes = models.JSONField(default=list)  # [[cause, [check ids]], ...] most checks first
+    # The waivers applied, as their terms read when derived: [{id, check_id, scope, expiry,
+    # owner, reason}, ...].
+    waivers = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "digest"], name="one_verdict_set_per_content"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} verdict set {self.pk}"
 
 
 class FindingQuerySet(models.QuerySet["Finding"]):
@@ -253,3 +300,90 @@ class Finding(models.Model):
         self.last_seen_evaluation = evaluation
         self.detail = detail
         self.severity = severity
+
+
+# --- Daily rollups: the history that outlives detailed collections (posture.rollups) ---
+
+
+class ClusterDayQuerySet(models.QuerySet["ClusterDay"]):
+    def for_cluster(self, cluster: object) -> ClusterDayQuerySet:
+        return self.filter(cluster=cluster)
+
+    def between(self, start: date, end: date) -> ClusterDayQuerySet:
+        return self.filter(day__gte=start, day__lte=end)
+
+
+class ClusterDay(models.Model):
+    """One cluster's posture on one day, as its last evaluation of the day left it.
+
+    Written in the evaluation's transaction, so trends never disagree with the collections
+    they summarise; kept after retention deletes those collections.
+    """
+
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="days", db_index=False
+    )
+    day = models.DateField()
+    # The day's last evaluation while detailed history still holds it; null once pruned.
+    evaluation = models.ForeignKey(
+        Evaluation, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    collections = models.PositiveSmallIntegerField(default=0)
+    score = models.FloatField(null=True)
+    lowest_score = models.FloatField(null=True)
+    coverage = models.FloatField(default=0.0)
+    area_scores = models.JSONField(default=dict)  # {area: score}, without the tallies
+    open_findings = models.JSONField(default=dict)  # {"critical": 2, ...} at the day's end
+    opened = models.PositiveIntegerField(default=0)  # new or reopened during the day
+    resolved = models.PositiveIntegerField(default=0)
+    kubernetes_version = models.CharField(max_length=100, blank=True)
+
+    objects = ClusterDayQuerySet.as_manager()
+
+    class Meta:
+        db_table = "history_clusterday"  # created by the history app, which owned it first
+        ordering = ["cluster", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "day"], name="one_day_per_cluster")
+        ]
+        indexes = [models.Index(fields=["day"], name="cluster_day_day")]
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id} {self.day}"
+
+
+class FleetDay(models.Model):
+    """The fleet on one day: each cluster counted by its latest rollup of the past week.
+
+    One row per day for the whole fleet (environment "") and one per environment, so the
+    fleet trend filtered by environment reads a year in one small query too.
+    """
+
+    day = models.DateField()
+    environment = models.CharField(max_length=40, blank=True)
+    clusters = models.PositiveIntegerField(default=0)  # clusters with a rollup that week
+    scored = models.PositiveIntegerField(default=0)  # ... of which had a score
+    mean_score = models.FloatField(null=True)
+    median_score = models.FloatField(null=True)
+    p10_score = models.FloatField(null=True)
+    p90_score = models.FloatField(null=True)
+    mean_coverage = models.FloatField(null=True)
+    # Clusters per 10-point score bucket: {"0": n, "10": n, ..., "90": n, "none": n}.
+    distribution = models.JSONField(default=dict)
+    open_findings = models.JSONField(default=dict)
+    opened = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    # posture.models.fix_summary of the scope's findings when the day was refreshed as today:
+    # fleet-wide time to fix aggregates every finding, too slow to compute per page view.
+    time_to_fix = models.JSONField(default=dict)
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "history_fleetday"
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "day"], name="one_fleet_day_per_scope")
+        ]
+
+    def __str__(self) -> str:
+        return f"fleet {self.environment or 'all'} {self.day}"

@@ -1,7 +1,7 @@
 """The posture score: one formula, explainable check by check.
 
     weight(check)  = critical 10, high 6, medium 3, low 1, info 0
-    judged checks  = checks whose status is pass or fail (waived counts as judged; see below)
+    judged checks  = checks whose effective status is pass, fail or waived
     score          = 100 * Σ weight(passing) / Σ weight(judged)          per area and overall
     coverage       = 100 * (number judged) / (number judged + unknown + error)
     contribution   = a failing check costs 100 * weight / Σ weight(judged) points
@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from posture.checks.base import REGISTRY, Area, Severity, Status
+from posture.checks.base import REGISTRY, Area, Severity
+from posture.status import UNJUDGED, WEIGHED, Status
 
 WEIGHTS: dict[Severity, int] = {
     Severity.CRITICAL: 10,
@@ -28,9 +29,6 @@ WEIGHTS: dict[Severity, int] = {
     Severity.LOW: 1,
     Severity.INFO: 0,
 }
-WAIVED = "waived"
-JUDGED = {Status.PASS.value, Status.FAIL.value, WAIVED}
-UNJUDGED = {Status.UNKNOWN.value, Status.ERROR.value}
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,6 @@ def scored_verdict(check_id: str, status: str) -> Scored:
 
     A check no longer in the catalog (renamed or removed since the collection) weighs nothing.
     """
-    from posture import checks as _load  # noqa: F401  (registers the catalog)
-
     check = REGISTRY.get(check_id)
     if check is None:
         return Scored(check_id, "", Severity.INFO.value, status)
@@ -66,12 +62,12 @@ class Tally:
 
     def add(self, item: Scored) -> None:
         weight = WEIGHTS[Severity(item.severity)]
-        if item.status in JUDGED:
+        if item.status in WEIGHED:
             self.judged += 1
             self.possible += weight
-            if item.status != Status.FAIL.value:
+            if item.status != Status.FAIL:
                 self.earned += weight
-            if item.status == WAIVED:
+            if item.status == Status.WAIVED:
                 self.waived += weight
         elif item.status in UNJUDGED:
             self.unjudged += 1
@@ -118,7 +114,7 @@ class ScoreReport:
 
     def contribution(self, item: Scored) -> float:
         """Points this check costs the overall score (0 unless it fails)."""
-        if item.status != Status.FAIL.value or not self.overall.possible:
+        if item.status != Status.FAIL or not self.overall.possible:
             return 0.0
         return round(100.0 * WEIGHTS[Severity(item.severity)] / self.overall.possible, 2)
 

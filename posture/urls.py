@@ -1,8 +1,10 @@
 from django.urls import path
 
-from posture import views
+from posture.views import check, cluster, fleet
 
 urlpatterns = [
-    path("clusters/<slug:name>/checks/<str:check_id>/", views.check_detail, name="check_detail"),
-    path("score/", views.score_formula, name="score_formula"),
+    path("", fleet.fleet, name="fleet"),
+    path("clusters/<slug:name>/", cluster.cluster_detail, name="cluster_detail"),
+    path("clusters/<slug:name>/checks/<str:check_id>/", check.check_detail, name="check_detail"),
+    path("score/", check.score_formula, name="score_formula"),
 ]

@@ -5,7 +5,9 @@ ReplicaSets, and bare Pods; a Deployment scaled to zero still carries its risk. 
 are attached to their owning workload (Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob)
 so a finding names the Deployment, never a Pod or a ReplicaSet hash that changes every rollout.
 A pod owned by something Rampart does not collect (an operator's custom resource) is judged on
-its own and named by that owner.
+its own and named by that owner. Owner attribution is enrichment: when the owner's kind could
+not be collected (a reader allowed to list pods but not ReplicaSets), the pod is judged and
+named as the Pod it is.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from functools import cached_property
 from clusters.inventory import JSON, Inventory
 
 WORKLOAD_KEYS = ("deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs")
-# Resources a check iterating workloads needs; pods alone would miss scaled-to-zero templates.
+# What a check iterating workloads judges, as its evidence: running pods and every controller's
+# template. Each failing pod or template is a failure whatever else is missing; pods alone would
+# miss scaled-to-zero templates, so a pass needs all of them.
 WORKLOAD_NEEDS = ("pods", *WORKLOAD_KEYS)
 
 _KIND_BY_KEY = {
@@ -93,7 +97,7 @@ class WorkloadIndex:
         # (kind, namespace, name) -> its owning workload: ReplicaSet -> Deployment, Job -> CronJob
         parent: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         for key in WORKLOAD_KEYS:
-            if not inv.has(key):
+            if not inv.in_hand(key):
                 continue
             kind = _KIND_BY_KEY[key]
             for obj in inv.items(key):
@@ -107,13 +111,15 @@ class WorkloadIndex:
                 by_identity[identity] = Workload(
                     kind, identity[1], identity[2], pod_metadata, pod_spec
                 )
-        if inv.has("pods"):
+        uncollected = {kind for key, kind in _KIND_BY_KEY.items() if not inv.in_hand(key)}
+        if inv.in_hand("pods"):
             for pod in inv.items("pods"):
                 meta = pod.get("metadata") or {}
                 namespace = meta.get("namespace", "")
                 owner = _controller(pod)
-                # Static (mirror) pods are owned by their Node: each is its own workload.
-                if owner is None or owner.get("kind") == "Node":
+                # Static (mirror) pods are owned by their Node: each is its own workload. A pod
+                # whose owner's kind was not collected cannot be attributed: it is named itself.
+                if owner is None or owner.get("kind") in ("Node", *uncollected):
                     identity = ("Pod", namespace, meta.get("name", ""))
                 else:
                     identity = (owner.get("kind", ""), namespace, owner.get("name", ""))

@@ -29,6 +29,8 @@ Environment:
 
 Resources the credentials may not list, or that the cluster does not serve, are skipped and
 recorded in collection-errors.txt; Rampart reports the checks that need them as unknown.
+Add-ons (Trivy Operator, Cilium, Calico) are listed only when the cluster's API discovery
+serves their group; otherwise they are recorded as not served without asking.
 EOF
 }
 
@@ -67,6 +69,7 @@ kube() {
 
 # The resources Rampart reads: keep in step with RESOURCES in clusters/resources.py.
 # Each line: <file name (resource key)> <resource.group for kubectl> <namespaced|cluster>
+# [<group/version> of an add-on, listed only when API discovery serves it]
 RESOURCES="
 namespaces namespaces cluster
 nodes nodes cluster
@@ -91,7 +94,13 @@ validatingadmissionpolicies validatingadmissionpolicies.v1.admissionregistration
 validatingadmissionpolicybindings validatingadmissionpolicybindings.v1.admissionregistration.k8s.io cluster
 runtimeclasses runtimeclasses.node.k8s.io cluster
 customresourcedefinitions customresourcedefinitions.apiextensions.k8s.io cluster
-vulnerabilityreports vulnerabilityreports.aquasecurity.github.io namespaced
+vulnerabilityreports vulnerabilityreports.aquasecurity.github.io namespaced aquasecurity.github.io/v1alpha1
+ciliumnetworkpolicies.cilium.io ciliumnetworkpolicies.cilium.io namespaced cilium.io/v2
+ciliumclusterwidenetworkpolicies.cilium.io ciliumclusterwidenetworkpolicies.cilium.io cluster cilium.io/v2
+networkpolicies.crd.projectcalico.org networkpolicies.crd.projectcalico.org namespaced crd.projectcalico.org/v1
+globalnetworkpolicies.crd.projectcalico.org globalnetworkpolicies.crd.projectcalico.org cluster crd.projectcalico.org/v1
+networkpolicies.projectcalico.org networkpolicies.projectcalico.org namespaced projectcalico.org/v3
+globalnetworkpolicies.projectcalico.org globalnetworkpolicies.projectcalico.org cluster projectcalico.org/v3
 "
 
 safe_context=$(printf '%s' "$context" | tr -c 'A-Za-z0-9._-' '_')
@@ -127,8 +136,18 @@ else
     record_error version "$work/stderr"
 fi
 
-echo "$RESOURCES" | while read -r key resource scope; do
+# The groups the cluster serves (GET /apis), compacted; empty when discovery cannot be read,
+# and then every add-on is tried and a "doesn't have a resource type" error says not served.
+discovery=$(kube get --raw /apis 2>/dev/null | tr -d ' \n\t' || true)
+
+echo "$RESOURCES" | while read -r key resource scope addon; do
     [ -n "$key" ] || continue
+    if [ -n "$addon" ] && [ -n "$discovery" ] &&
+        ! printf '%s' "$discovery" | grep -Fq "\"groupVersion\":\"$addon\""; then
+        printf '%s\tnot_served\t%s\n' "$key" "$addon is not served by this cluster (API discovery)" >>"$errors"
+        echo "  $key: not_served" >&2
+        continue
+    fi
     scope_args=()
     [ "$scope" = namespaced ] && scope_args=(--all-namespaces)
     # --chunk-size pages through large lists (kubectl's default is 500 per request).

@@ -428,11 +428,18 @@ class ClusterBuilder:
         """Files of the evidence bundle: `kubectl get <key> -A -o json` output per resource.
 
         Every resource in clusters/resources.py is written (an empty List when the cluster has
-        none) except `omit`: those were not served or the collector was forbidden to list them.
+        none) except `omit`: those were not served or the collector was forbidden to list them;
+        and except custom resources whose CRD this cluster lacks, which it does not serve (the
+        reader knows them absent from customresourcedefinitions.json).
         """
+        installed = {
+            f"{crd['spec']['names']['plural']}.{crd['spec']['group']}"
+            for crd in self.objects.get("customresourcedefinitions", [])
+        }
         files = {}
         for key in BY_KEY:
-            if key in omit:
+            resource = BY_KEY[key]
+            if key in omit or (resource.custom and key not in installed):
                 continue
             items = self.objects.get(key, [])
             ordered = sorted(

@@ -1,13 +1,12 @@
 """The dashboard in a real browser: Debian chromium driven by Playwright against live_server."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from accounts.roles import AUDITOR, SECURITY_ENGINEER
 from accounts.services import user_create
-from clusters import tasks
+from clusters import services
 from clusters.models import CollectionRun
 from clusters.tests.factories import make_cluster, make_evaluation
 
@@ -63,7 +62,7 @@ def http_cookies(settings):
 def queued(monkeypatch):
     """Collections are requested but never reach a worker, so the run stays pending."""
     run_ids: list[int] = []
-    monkeypatch.setattr(tasks, "collect", SimpleNamespace(delay=run_ids.append))
+    monkeypatch.setattr(services, "collection_enqueue", lambda *, run_id: run_ids.append(run_id))
     return run_ids
 
 
@@ -120,11 +119,11 @@ def test_the_demo_fleets_history_renders_as_charts_without_script(live_server, p
 
     from django.core.management import call_command
 
-    from clusters.collection import run_execute
+    from pipeline.collection import collection_execute
 
     call_command("load_demo", "--history-days", "21", stdout=StringIO())
     for run in CollectionRun.objects.filter(status=CollectionRun.Status.PENDING):
-        run_execute(run_id=run.pk)
+        collection_execute(run_id=run.pk)
     user_create(username="aude", email="aude@example.com", role=AUDITOR, password=PASSWORD)
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("aude")

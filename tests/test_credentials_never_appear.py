@@ -28,13 +28,13 @@ from django.test import Client
 from django.urls import reverse
 
 from clusters import crypto
-from clusters.collection import run_execute
 from clusters.kubeconfig import Credentials
 from clusters.models import Cluster, CollectionRun
 from clusters.services import cluster_register, collection_request
 from clusters.tests import hostile_bundles as hostile
 from clusters.tests.fakeapi import FakeApiServer
 from clusters.tests.hostile_kubeconfigs import kubeconfig
+from pipeline.collection import collection_execute
 
 TOKEN_LINES = ("planted-token-first-line-7d1e", "planted-token-second-line-93ab")
 TOKEN = "\n".join(TOKEN_LINES)
@@ -189,8 +189,8 @@ def test_it_never_shows_a_planted_credential_anywhere(
         run = collection_request(
             cluster=legacy[1], trigger=CollectionRun.Trigger.MANUAL, enqueue=False
         )
-        run_execute(run_id=run.pk)
-        run_execute(run_id=bundle.runs.get().pk)
+        collection_execute(run_id=run.pk)
+        collection_execute(run_id=bundle.runs.get().pk)
     call_command("posture", "evidence", "--format", "json")
     assert_clean("command output", capsys.readouterr().out + capsys.readouterr().err)
 

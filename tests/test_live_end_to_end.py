@@ -31,7 +31,9 @@ def test_it_shows_every_planted_problem_of_a_live_cluster(
     # Many pages, many continue tokens.
     settings.RAMPART_KUBE_PAGE_SIZE = 7  # type: ignore[attr-defined]
     # The demo's end-of-life expectations were written for this date.
-    monkeypatch.setattr("django.utils.timezone.localdate", lambda: date(2026, 11, 26))
+    monkeypatch.setattr(
+        "django.utils.timezone.localdate", lambda value=None, timezone=None: date(2026, 11, 26)
+    )
     expected = orjson.loads((DEMO / name / "EXPECTED.json").read_bytes())
     with FakeApiServer.from_bundle(DEMO / name) as server:
         kubeconfig = tmp_path / "kubeconfig.yaml"

@@ -15,9 +15,9 @@ from alerts import services
 from alerts.models import Notification, Subscription
 from alerts.regressions import Kind, Regression
 from alerts.tasks import MAX_RETRIES, send_notification
-from clusters.collection import run_execute
 from clusters.models import Cluster, CollectionRun
 from clusters.tests.factories import make_cluster
+from pipeline.collection import collection_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +188,7 @@ def test_it_emails_owners_once_when_collections_keep_failing(settings) -> None:
             trigger=CollectionRun.Trigger.SCHEDULE,
             created_at=timezone.now() + timedelta(minutes=attempt),
         )
-        finished = run_execute(run_id=run.pk, send_alerts_inline=True)
+        finished = collection_execute(run_id=run.pk, send_alerts_inline=True)
         assert finished is not None and finished.status == "failed"
         assert len(mail.outbox) == (0 if attempt < 2 else 1)
     assert mail.outbox[0].subject == "[Rampart] edge: 3 collections in a row failed"

@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts.tests.conftest import upload, write_bundle
-from clusters.collection import run_execute
 from clusters.models import Cluster, CollectionRun
 from clusters.services import cluster_register
 from clusters.tests.factories import make_cluster, make_evaluation
+from pipeline.collection import collection_execute
 from posture.findings import (
     detail_field,
     findings_reconcile,
@@ -158,7 +158,7 @@ def test_it_names_generated_objects_by_their_owner() -> None:
 
 
 def collect(cluster: Cluster, bundle: Path) -> CollectionRun:
-    finished = run_execute(run_id=upload(cluster, bundle).pk)
+    finished = collection_execute(run_id=upload(cluster, bundle).pk)
     assert finished is not None and finished.status != CollectionRun.Status.FAILED
     return finished
 
@@ -168,7 +168,7 @@ def test_it_keeps_every_finding_open_through_a_rolling_update(tmp_path: Path) ->
     cluster = cluster_register(
         name="shop", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=bundle
     )
-    assert run_execute(run_id=cluster.runs.get().pk) is not None
+    assert collection_execute(run_id=cluster.runs.get().pk) is not None
     opened = set(Finding.objects.open().values_list("fingerprint", flat=True))
     assert Finding.objects.filter(
         check_id="isolation.privileged", kind="Deployment", name="api", field='container "api"'

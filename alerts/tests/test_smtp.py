@@ -13,9 +13,9 @@ from django.core.management import call_command
 from alerts.models import Notification
 from alerts.tasks import send_notification
 from alerts.tests.conftest import Inbox, text_part, upload, write_bundle
-from clusters.collection import run_execute
 from clusters.models import Cluster
 from clusters.services import cluster_register
+from pipeline.collection import collection_execute
 
 pytestmark = pytest.mark.django_db
 SUBJECT = "[Rampart] shop: 1 new high finding(s): Privileged containers"
@@ -74,13 +74,13 @@ def test_it_emails_a_regression_through_the_worker_path_once(
     tmp_path: Path, django_capture_on_commit_callbacks
 ) -> None:
     cluster = register(tmp_path)
-    assert run_execute(run_id=cluster.runs.get().pk) is not None
+    assert collection_execute(run_id=cluster.runs.get().pk) is not None
     run = upload(cluster, change(tmp_path))
     with (
         mock.patch.object(send_notification, "delay", side_effect=send_notification) as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        run_execute(run_id=run.pk)
+        collection_execute(run_id=run.pk)
         assert mail.outbox == []  # nothing leaves before the collection commits
     delay.assert_called_once()
     [message] = mail.outbox

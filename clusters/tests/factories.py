@@ -15,8 +15,7 @@ from django.utils import timezone
 from clusters.models import Cluster, ClusterOwner, CollectionRun
 from posture.checks.base import REGISTRY, Area, Check, Outcome, Reference, Severity
 from posture.models import Evaluation
-from posture.results import Verdict, result_set_store
-from posture.scoring import Scored, score
+from posture.results import Verdict
 
 TOKEN = "s3cr3t-bearer-token-that-must-never-be-shown-0123456789"
 
@@ -115,45 +114,49 @@ def make_evaluation(
     run: CollectionRun | None = None,
     latest: bool = True,
 ) -> Evaluation:
-    """An evaluation with its results, scored by the real formula unless a score is given.
+    """An evaluation with its results, derived and stored by the real code (no waivers).
 
-    Each result is a dict: check_id, status, and optionally summary and affected (a list).
+    Each result is a dict: check_id, status, and optionally summary, affected (a list),
+    controls and missing. `score_value` / `coverage` overwrite the derived figures for tests
+    about how pages show given numbers.
     """
+    from posture.evaluation import Governance, derive
+    from posture.services import derive_context, evaluation_store
+
     created_at = created_at or timezone.now()
     run = run or make_run(cluster, created_at=created_at, latest=latest)
-    rows = [dict(result) for result in results]
-    items = []
-    for row in rows:
-        check = REGISTRY.get(row["check_id"])
-        area = check.area.value if check else ""
-        severity = check.severity.value if check else "info"
-        items.append(Scored(row["check_id"], area, severity, row["status"]))
-    report = score(items)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    result_set = result_set_store(
-        cluster_id=cluster.pk,
-        verdicts=[
-            Verdict(
-                check_id=row["check_id"],
-                status=row["status"],
-                summary=row.get("summary", ""),
-                affected=row.get("affected", []),
-            )
-            for row in rows
-        ],
+    verdicts = [
+        Verdict(
+            check_id=row["check_id"],
+            status=row["status"],
+            summary=row.get("summary", ""),
+            affected=row.get("affected", []),
+            controls=row.get("controls", {}),
+            missing=row.get("missing", ()),
+        )
+        for row in results
+    ]
+    governance = Governance()
+    derived = derive(
+        verdicts,
+        governance=governance,
+        context=derive_context(
+            today=timezone.localdate(created_at),
+            kubernetes_version=run.kubernetes_version,
+            kind_status=run.kind_status or {},
+        ),
     )
-    evaluation = Evaluation.objects.create(
-        run=run,
-        cluster=cluster,
-        result_set=result_set,
-        created_at=created_at,
-        score=report.score if score_value == "computed" else score_value,
-        coverage=report.coverage if coverage is None else coverage,
-        area_scores=report.area_dict(),
-        status_counts=counts,
+    evaluation = evaluation_store(
+        run=run, verdicts=verdicts, derived=derived, governance=governance, created_at=created_at
     )
+    overrides: dict[str, Any] = {}
+    if score_value != "computed":
+        overrides["score"] = score_value
+    if coverage is not None:
+        overrides["coverage"] = coverage
+    if overrides:
+        Evaluation.objects.filter(pk=evaluation.pk).update(**overrides)
+        evaluation.refresh_from_db()
     if latest:
         Cluster.objects.filter(pk=cluster.pk).update(latest_evaluation=evaluation)
         cluster.latest_evaluation = evaluation
@@ -208,8 +211,6 @@ SAMPLE_CHECKS = (
 @contextmanager
 def sample_checks() -> Iterator[tuple[Check, ...]]:
     """Three known checks in the registry for the length of a test, whatever the catalog holds."""
-    from posture import checks as _load  # noqa: F401  (the real catalog first, so it stays)
-
     for check in SAMPLE_CHECKS:
         REGISTRY[check.id] = check
     try:

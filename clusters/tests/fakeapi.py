@@ -5,6 +5,10 @@ apiVersion, opaque continue tokens, Status bodies on errors) from plain dicts or
 bundle, with bearer-token auth and switches for the failures collection must survive: 403s,
 500s, slow pages, expired continue tokens, kinds that are not served.
 
+Discovery (`/apis`, `/apis/<group>`, `/apis/<group>/<version>`) answers as a real server does:
+built-in groups always, an add-on's group (Cilium, Calico, Trivy) only when the fake holds its
+objects or was told to fail listing them, i.e. when its CRD would be installed.
+
 Items are serialised once per kind on first use and pages are byte joins of those, so serving
 50,000 pods costs about what the JSON weighs, and the source dicts are released afterwards.
 """
@@ -96,10 +100,12 @@ class FakeApiServer:
         not_served: Iterable[str] = (),
         malformed: Iterable[str] = (),
         tls: ssl.SSLContext | None = None,
+        discovery_status: int = 200,
     ) -> None:
         # A kind absent from `objects` is answered 404 rather than with an empty list: a fake
         # built from a bundle lacking pods.json must not claim the cluster has no pods.
         self._pending: dict[str, list[JSON]] = dict(objects or {})
+        self._held = frozenset(self._pending)  # what discovery names (add-ons)
         self._encoded: dict[str, list[bytes]] = {}
         self.version = version if version is not None else DEFAULT_VERSION
         self.token = token
@@ -111,6 +117,7 @@ class FakeApiServer:
         self.not_served = set(not_served)
         self.malformed = set(malformed)  # kinds answered 200 with a truncated body
         self.tls = tls  # a server-side context: serve https, e.g. to test CAs and SNI
+        self.discovery_status = discovery_status  # what GET /apis answers (e.g. 403)
         self.requests: list[str] = []  # "GET /api/v1/pods?limit=500", in order received
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -214,6 +221,15 @@ class FakeApiServer:
                 self._encoded[key] = [_encode_item(item) for item in self._pending.pop(key)]
             return self._encoded[key]
 
+    def serves(self, resource: Resource) -> bool:
+        """Whether discovery names this resource: an add-on only when it is installed here."""
+        key = resource.key
+        if key in self.not_served:
+            return False
+        if not resource.optional:
+            return True
+        return key in self._held or key in self.forbidden | self.malformed | set(self.errors)
+
     def take_expiry(self, key: str) -> bool:
         with self._lock:
             if key in self.expire_continue_once:
@@ -278,10 +294,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, orjson.dumps(fake.version))
         elif path == "/api":
             self._send(200, _api_versions())
+        elif path == "/apis" and fake.discovery_status != 200:
+            code = fake.discovery_status
+            message = (
+                f'forbidden: User "{SERVICE_ACCOUNT}" cannot get path "/apis"'
+                if code == 403
+                else "Internal error occurred: discovery failed"
+            )
+            self._send(code, status_body(code, message))
         elif path == "/apis":
-            self._send(200, _api_groups(fake))
-        elif path in _BY_PATH:
+            self._send(200, _api_group_list(fake))
+        elif path in _BY_PATH and fake.serves(_BY_PATH[path]):
             self._list(_BY_PATH[path], query)
+        elif (discovered := _discovery_document(fake, path)) is not None:
+            self._send(200, discovered)
         else:
             self._not_found()
 
@@ -371,17 +397,58 @@ def _api_versions() -> bytes:
     )
 
 
-def _api_groups(fake: FakeApiServer) -> bytes:
-    versions: dict[str, set[str]] = {}
+def _served_versions(fake: FakeApiServer) -> dict[str, dict[str, list[Resource]]]:
+    """group -> version -> the resources discovery names there."""
+    served: dict[str, dict[str, list[Resource]]] = {}
     for resource in RESOURCES:
-        if resource.group and resource.key not in fake.not_served:
-            versions.setdefault(resource.group, set()).add(resource.version)
-    groups = [
-        {
-            "name": group,
-            "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in sorted(vs)],
-            "preferredVersion": {"groupVersion": f"{group}/{max(vs)}", "version": max(vs)},
-        }
-        for group, vs in sorted(versions.items())
-    ]
+        if resource.group and fake.serves(resource):
+            served.setdefault(resource.group, {}).setdefault(resource.version, []).append(resource)
+    return served
+
+
+def _api_group(group: str, versions: Iterable[str]) -> JSON:
+    ordered = sorted(versions)
+    return {
+        "name": group,
+        "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in ordered],
+        "preferredVersion": {"groupVersion": f"{group}/{ordered[-1]}", "version": ordered[-1]},
+    }
+
+
+def _api_group_list(fake: FakeApiServer) -> bytes:
+    groups = [_api_group(group, versions) for group, versions in _served_versions(fake).items()]
     return orjson.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+
+def _discovery_document(fake: FakeApiServer, path: str) -> bytes | None:
+    """`/apis/<group>` (APIGroup) or `/apis/<group>/<version>` (APIResourceList), if served."""
+    parts = path.split("/")  # "", "apis", group[, version]
+    if len(parts) not in (3, 4) or parts[1] != "apis":
+        return None
+    versions = _served_versions(fake).get(parts[2])
+    if versions is None:
+        return None
+    if len(parts) == 3:
+        return orjson.dumps(
+            {"kind": "APIGroup", "apiVersion": "v1", **_api_group(parts[2], versions)}
+        )
+    resources = versions.get(parts[3])
+    if resources is None:
+        return None
+    return orjson.dumps(
+        {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{parts[2]}/{parts[3]}",
+            "resources": [
+                {
+                    "name": r.plural,
+                    "singularName": r.kind.lower(),
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": ["get", "list", "watch"],
+                }
+                for r in resources
+            ],
+        }
+    )

@@ -12,7 +12,6 @@ from django.core.management import CommandError, call_command
 
 from clusters import crypto
 from clusters.bundles import read_bundle
-from clusters.collection import run_execute
 from clusters.inventory import KindStatus
 from clusters.models import Cluster, CollectionRun
 from clusters.services import (
@@ -23,6 +22,7 @@ from clusters.services import (
     collection_request,
     credentials_rotate_all,
 )
+from pipeline.collection import collection_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +163,7 @@ def test_it_registers_a_bundle_and_collects_it_in_process(tmp_path: Path) -> Non
     run = cluster.runs.get()
     assert run.status == CollectionRun.Status.PENDING
     assert (run.bundle.name or "").endswith(".tar.gz")
-    finished = run_execute(run_id=run.pk)
+    finished = collection_execute(run_id=run.pk)
     assert finished is not None
     # nodes, services, ... are not in the bundle: the run is partial, never silently complete.
     assert finished.status == CollectionRun.Status.PARTIAL
@@ -176,8 +176,8 @@ def test_it_registers_a_bundle_and_collects_it_in_process(tmp_path: Path) -> Non
 
 def test_it_claims_a_run_once(tmp_path: Path) -> None:
     run = register_bundle(tmp_path).runs.get()
-    assert run_execute(run_id=run.pk) is not None
-    assert run_execute(run_id=run.pk) is None  # a duplicate message does nothing
+    assert collection_execute(run_id=run.pk) is not None
+    assert collection_execute(run_id=run.pk) is None  # a duplicate message does nothing
 
 
 def test_it_refuses_a_second_active_collection(tmp_path: Path) -> None:
@@ -189,8 +189,8 @@ def test_it_refuses_a_second_active_collection(tmp_path: Path) -> None:
 def test_it_reclaims_a_run_left_running_by_a_dead_worker(tmp_path: Path) -> None:
     run = register_bundle(tmp_path).runs.get()
     CollectionRun.objects.filter(pk=run.pk).update(status=CollectionRun.Status.RUNNING)
-    assert run_execute(run_id=run.pk) is None
-    finished = run_execute(run_id=run.pk, reclaim_running=True)
+    assert collection_execute(run_id=run.pk) is None
+    finished = collection_execute(run_id=run.pk, reclaim_running=True)
     assert finished is not None and finished.status == CollectionRun.Status.PARTIAL
     assert finished.attempts == 1
 

@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clusters.bundles import BundleError, read_bundle
-from clusters.collection import finished_run_fields, run_execute
+from clusters.collection import finished_run_fields
 from clusters.inventory import Inventory, KindStatus
 from clusters.models import Cluster, CollectionRun
 from clusters.services import RegistrationError, cluster_register
@@ -27,6 +27,7 @@ from clusters.tests import hostile_bundles as hostile
 from clusters.tests.fakeapi import FakeApiServer
 from clusters.tests.hostile_bundles import PLANTED, KindCase, ObjectCase
 from clusters.tests.test_kube import CORE
+from pipeline.collection import collection_execute
 from posture.checks.base import CheckContext, Status, run_all
 
 KIND_CASES = hostile.kind_cases()
@@ -166,7 +167,7 @@ def test_it_judges_every_hostile_upload_as_a_partial_run(engineer, tmp_path: Pat
 
         assert response.status_code == 302, case.id
         run = cluster.runs.latest("created_at")
-        finished = run_execute(run_id=run.pk)
+        finished = collection_execute(run_id=run.pk)
         assert finished is not None, case.id
         assert finished.status == CollectionRun.Status.PARTIAL, case.id
         expected = KindStatus.ERROR if isinstance(case, KindCase) else KindStatus.PARTIAL

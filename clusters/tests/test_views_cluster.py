@@ -102,7 +102,9 @@ def test_it_says_why_a_check_is_unknown(auditor, known_checks):
         kind_errors={"pods": "pods is forbidden: cannot list resource"},
     )
     make_evaluation(
-        cluster, run=run, results=[{"check_id": "test.latest-tags", "status": "unknown"}]
+        cluster,
+        run=run,
+        results=[{"check_id": "test.latest-tags", "status": "unknown", "missing": ["pods"]}],
     )
 
     body = auditor.get(detail(cluster)).content.decode()

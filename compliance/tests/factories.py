@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clusters.models import Cluster
 from clusters.tests.factories import affected, make_cluster, make_evaluation, make_run
-from compliance.guides import Guide, Item
+from posture.guides import Guide, Item
 
 GKE_VERSION = "v1.31.4-gke.1000"
 

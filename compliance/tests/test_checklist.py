@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from compliance import services
 from compliance.checklist import cluster_state, item_row
-from compliance.guides import guides
 from compliance.tests.factories import evaluated_cluster, item_of
+from posture.guides import guides
 
 pytestmark = pytest.mark.django_db
 

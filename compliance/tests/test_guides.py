@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.guides import GuideError, guide_join, guide_parse, guides, guides_load, problems
 from compliance.tests.factories import item_of
-from posture import checks as _catalog  # noqa: F401  (registers every check first)
 from posture.checks.base import REGISTRY, Reference
+from posture.guides import GuideError, guide_join, guide_parse, guides, guides_load, problems
 
 EXPECTED_COUNTS = {
     "gke-hardening": 51,

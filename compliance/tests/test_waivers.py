@@ -13,6 +13,7 @@ from compliance import services
 from compliance.models import AuditEvent, Waiver
 from posture.checks.base import REGISTRY
 from posture.scoring import WEIGHTS
+from posture.verdicts import check_views
 
 pytestmark = pytest.mark.django_db
 CHECK = "access.csr_approval"
@@ -31,9 +32,10 @@ def request_waiver(cluster, by, *, check_id=CHECK, days=30, now=None, **scope):
     )
 
 
-def effective(cluster, check_id=CHECK, now=None):
-    results = services.effective_results(cluster.latest_evaluation, now=now or timezone.now())
-    return next(result for result in results if result.check_id == check_id)
+def effective(cluster, check_id=CHECK):
+    """The check's stored verdict on the cluster's latest evaluation, as every page reads it."""
+    cluster.refresh_from_db()
+    return check_views(cluster.latest_evaluation, check_ids=[check_id])[0]
 
 
 def stored_score(cluster):
@@ -97,18 +99,20 @@ def test_it_stops_applying_when_the_waiver_expires(cluster, engineer, admin):
     services.waiver_approve(waiver=waiver, by=admin.user, now=now)
     waived_score = stored_score(cluster).score
     later = now + timedelta(days=2, seconds=1)
-    assert effective(cluster, now=now + timedelta(days=1)).status == "waived"
-    assert effective(cluster, now=later).status == "fail"
+    assert services.verdicts_refresh_due(now=now + timedelta(days=1)) == []
+    assert effective(cluster).status == "waived"
+    assert stored_score(cluster).verdicts_valid_until == waiver.expires_at
     waiver.refresh_from_db()
     assert waiver.state(now=later) == "expired"
     assert services.waivers_expire(now=later) == [cluster.pk]
+    assert effective(cluster).status == "fail"
     assert stored_score(cluster).score < waived_score
     assert AuditEvent.objects.filter(action="waiver.expire", actor__isnull=True).count() == 1
     assert services.waivers_expire(now=later) == []  # idempotent
 
 
 def test_it_runs_the_expiry_task(cluster, engineer, admin):
-    from compliance.tasks import expire_waivers
+    from compliance.tasks import refresh_verdicts
 
     waiver = request_waiver(cluster, engineer.user)
     services.waiver_approve(waiver=waiver, by=admin.user)
@@ -116,7 +120,7 @@ def test_it_runs_the_expiry_task(cluster, engineer, admin):
         requested_at=timezone.now() - timedelta(days=3),
         expires_at=timezone.now() - timedelta(days=1),
     )
-    assert expire_waivers() == 1
+    assert refresh_verdicts() == 1
     assert effective(cluster).status == "fail"
 
 

@@ -20,12 +20,11 @@ from django.utils import timezone
 
 from alerts.models import Notification
 from clusters.bundles import read_bundle
-from clusters.collection import run_execute
 from clusters.models import Cluster, CollectionRun
 from compliance.models import AuditEvent, Waiver
-from history.demo import STORIES, demo_variant
-from history.models import ClusterDay, FleetDay
-from posture.models import Finding
+from pipeline.collection import collection_execute
+from pipeline.demo import STORIES, demo_variant
+from posture.models import ClusterDay, Finding, FleetDay
 
 DAYS = 14
 BUNDLES = Path(__file__).resolve().parents[2] / "demo" / "bundles"
@@ -41,7 +40,7 @@ def _load_demo(*args: str) -> str:
 def _collect_queued() -> None:
     """What the worker does with each registration's queued collection."""
     for run in CollectionRun.objects.filter(status=CollectionRun.Status.PENDING):
-        run_execute(run_id=run.pk, send_alerts_inline=True)
+        collection_execute(run_id=run.pk, send_alerts_inline=True)
 
 
 def _days(name: str) -> list[ClusterDay]:

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clusters.tests.factories import make_cluster
-from history.models import ClusterDay, FleetDay
-from history.services import fleet_day_refresh, fleet_days_refresh
 from history.tests.test_trends import chart, finding
+from posture.models import ClusterDay, FleetDay
+from posture.rollups import fleet_day_refresh, fleet_days_refresh
 
 pytestmark = pytest.mark.django_db
 DASH = "\u2013"  # the score bands read "90-100" with an en dash

@@ -10,18 +10,18 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from alerts.tests.conftest import upload, write_bundle
-from clusters.collection import run_execute
 from clusters.models import Cluster, CollectionRun
 from clusters.services import cluster_register
-from history.models import ClusterDay, FleetDay
-from history.services import fleet_day_refresh, history_prune
-from posture.models import CheckResult, Evaluation, Finding, ResultSet
+from history.services import history_prune
+from pipeline.collection import collection_execute
+from posture.models import CheckResult, ClusterDay, Evaluation, Finding, FleetDay, ResultSet
+from posture.rollups import fleet_day_refresh
 
 pytestmark = pytest.mark.django_db
 
 
 def collect(cluster: Cluster, bundle: Path) -> Evaluation:
-    finished = run_execute(run_id=upload(cluster, bundle).pk)
+    finished = collection_execute(run_id=upload(cluster, bundle).pk)
     assert finished is not None and finished.status != CollectionRun.Status.FAILED
     return finished.evaluation
 
@@ -31,7 +31,7 @@ def shop(tmp_path: Path) -> Cluster:
     cluster = cluster_register(
         name="shop", source_kind=Cluster.SourceKind.BUNDLE, bundle_path=write_bundle(tmp_path / "b")
     )
-    assert run_execute(run_id=cluster.runs.get().pk) is not None
+    assert collection_execute(run_id=cluster.runs.get().pk) is not None
     return cluster
 
 

@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from clusters.tests.factories import make_cluster
 from compliance.models import Waiver
-from history.models import ClusterDay
 from history.trends import duration_text, period_get
-from posture.models import Finding
+from posture.models import ClusterDay, Finding
 
 pytestmark = pytest.mark.django_db
 

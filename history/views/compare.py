@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from clusters.views import get_cluster_for_user
+from clusters.access import get_cluster_for_user
 from history import compare
 
 

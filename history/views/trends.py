@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
+from clusters.access import get_cluster_for_user
 from clusters.models import Cluster
-from clusters.views import get_cluster_for_user
 from history.fleet_trends import fleet_trend
 from history.trends import PERIODS, cluster_trend, period_get
 

@@ -151,7 +151,7 @@ def anonymous_auth_enabled(inventory: Inventory, context: CheckContext) -> Outco
         "Delete the binding or replace the subject with the identities that need it. On GKE "
         "1.30.1+ also set --no-enable-insecure-binding-system-unauthenticated."
     ),
-    needs=BINDING_NEEDS,
+    evidence=BINDING_NEEDS,
     references=(
         CIS_GKE("4.1.8", title="Avoid bindings to system:anonymous"),
         CIS_GKE("4.1.9", title="Avoid non-default bindings to system:unauthenticated"),
@@ -184,7 +184,7 @@ def anonymous_bindings(inventory: Inventory, context: CheckContext) -> Outcome:
         "Bind the role to the groups or users that need it instead. On GKE 1.30.1+ also set "
         "--no-enable-insecure-binding-system-authenticated."
     ),
-    needs=BINDING_NEEDS,
+    evidence=BINDING_NEEDS,
     references=(
         CIS_GKE("4.1.10", title="Avoid non-default bindings to system:authenticated"),
         GKE("L13"),
@@ -231,7 +231,7 @@ def _broad_bindings(
         "effective rules, aggregated ClusterRoles included."
     ),
     remediation="Delete the binding now; then grant the role to named identities only.",
-    needs=RBAC_NEEDS,
+    evidence=RBAC_NEEDS,
     references=(
         CIS_GKE("4.1.8"),
         CIS_GKE("4.1.9"),
@@ -273,7 +273,7 @@ def broad_powerful_bindings(inventory: Inventory, context: CheckContext) -> Outc
         "Grant people a narrower role (admin/edit per namespace) through groups; keep "
         "cluster-admin for break-glass access."
     ),
-    needs=BINDING_NEEDS,
+    evidence=BINDING_NEEDS,
     references=(
         CIS("5.1.1", title="Ensure that the cluster-admin role is only used where required"),
         CIS_GKE("4.1.1"),
@@ -289,7 +289,7 @@ def cluster_admin_bindings(inventory: Inventory, context: CheckContext) -> Outco
             continue
         if binding.role_name == "cluster-admin":
             what = "cluster-admin"
-        elif inventory.has("clusterroles") and any(
+        elif inventory.in_hand("clusterroles") and any(
             rule.is_superuser for rule in index.rules_of(binding)
         ):
             what = f"{binding.role} (equivalent to cluster-admin)"
@@ -322,7 +322,7 @@ def cluster_admin_bindings(inventory: Inventory, context: CheckContext) -> Outco
         "Delete the extra bindings, and issue administrators certificates or identities in "
         "ordinary groups bound to the roles they need."
     ),
-    needs=BINDING_NEEDS,
+    evidence=BINDING_NEEDS,
     references=(
         CIS("5.1.7", title="Avoid use of system:masters group"),
         CIS_GKE("4.1.6"),
@@ -356,7 +356,7 @@ def system_masters(inventory: Inventory, context: CheckContext) -> Outcome:
         "whose rules are copies (the role they copy from is reported)."
     ),
     remediation="List the verbs, resources and API groups the role needs explicitly.",
-    needs=("roles", "clusterroles"),
+    evidence=("roles", "clusterroles"),
     references=(
         CIS("5.1.3", title="Minimize wildcard use in Roles and ClusterRoles"),
         CIS_GKE("4.1.3"),
@@ -386,4 +386,3 @@ def wildcard_roles(inventory: Inventory, context: CheckContext) -> Outcome:
 
 # Register the permission checks (secrets readers, exec, escalation, ...) and the
 # ServiceAccount checks with these; the catalog imports this module only.
-from posture.checks import access_accounts, access_permissions  # noqa: E402, F401

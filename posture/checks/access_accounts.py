@@ -30,7 +30,7 @@ _SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"}
         "Create a dedicated ServiceAccount for the workload that needs the rights, bind the "
         "role to it, and set spec.serviceAccountName; then delete this binding."
     ),
-    needs=BINDING_NEEDS,
+    evidence=BINDING_NEEDS,
     references=(
         CIS("5.1.5", title="Ensure that default service accounts are not actively used"),
         CIS_GKE("4.1.4"),
@@ -67,7 +67,7 @@ def default_sa_bindings(inventory: Inventory, context: CheckContext) -> Outcome:
         "kubectl patch serviceaccount default -n NAMESPACE -p "
         "'{\"automountServiceAccountToken\": false}'; pods that need a token set it themselves."
     ),
-    needs=("serviceaccounts",),
+    evidence=("serviceaccounts",),
     references=(
         CIS("5.1.5", title="Ensure that default service accounts are not actively used"),
         CIS_GKE("4.1.4"),
@@ -109,7 +109,8 @@ def default_sa_automount(inventory: Inventory, context: CheckContext) -> Outcome
         "Set automountServiceAccountToken: false in the pod template (or on the "
         "ServiceAccount); use a projected token volume where the workload does need one."
     ),
-    needs=(*WORKLOAD_NEEDS, "serviceaccounts", *BINDING_NEEDS),
+    needs=("serviceaccounts", *BINDING_NEEDS),
+    evidence=WORKLOAD_NEEDS,
     references=(
         CIS("5.1.6", title="Ensure that Service Account Tokens are only mounted where necessary"),
         CIS_GKE("4.1.5"),

@@ -2,14 +2,13 @@
 
 One table row per control: the permissions that make it fail and why they matter. Every
 finding names the binding and says `grants <permission> to <subject> (via <role>)`.
-`posture.checks.access` imports this module so its checks are registered with the others.
 """
 
 from __future__ import annotations
 
 from clusters.inventory import Inventory
 from posture.checks import rbac
-from posture.checks.base import Area, CheckContext, Outcome, Reference, Severity, check
+from posture.checks.base import Area, Check, CheckContext, Outcome, Reference, Severity, check
 from posture.checks.guides import CIS, CIS_GKE, GKE, NSA
 from posture.checks.rbac import (
     RBAC_NEEDS,
@@ -42,8 +41,8 @@ def _permission_check(
     remediation: str,
     references: tuple[Reference, ...],
     cluster_wide_only: bool = False,
-) -> None:
-    """Register a check failing for every (binding, subject) that receives one of `permissions`."""
+) -> Check:
+    """A check failing for every (binding, subject) that receives one of `permissions`."""
 
     def evaluate(inventory: Inventory, context: CheckContext) -> Outcome:
         index = rbac_index(inventory)
@@ -62,19 +61,19 @@ def _permission_check(
             failed="{count} grant(s) to non-system subjects.",
         )
 
-    check(
+    return check(
         id=id,
         title=title,
         area=Area.ACCESS,
         severity=severity,
         rationale=rationale + _EXCLUSIONS,
         remediation=remediation,
-        needs=RBAC_NEEDS,
+        evidence=RBAC_NEEDS,
         references=references,
     )(evaluate)
 
 
-_permission_check(
+SECRETS_READERS = _permission_check(
     id="access.secrets_readers",
     title="Subjects that can read Secrets cluster-wide",
     severity=Severity.HIGH,
@@ -94,7 +93,7 @@ _permission_check(
         NSA_AUTH,
     ),
 )
-_permission_check(
+POD_CREATORS = _permission_check(
     id="access.pod_creators",
     title="Subjects that can create pods",
     severity=Severity.MEDIUM,
@@ -107,7 +106,7 @@ _permission_check(
     remediation="Deploy through a pipeline identity; give people read access and exec-free roles.",
     references=(CIS("5.1.4", title="Minimize access to create pods"), GKE("H2")),
 )
-_permission_check(
+POD_EXEC = _permission_check(
     id="access.pod_exec",
     title="Subjects that can exec or attach into pods",
     severity=Severity.HIGH,
@@ -119,7 +118,7 @@ _permission_check(
     remediation="Restrict exec to break-glass roles; debug through logs and ephemeral audits.",
     references=(NSA_AUTH, GKE("E3")),
 )
-_permission_check(
+ESCALATION_VERBS = _permission_check(
     id="access.escalation_verbs",
     title="Subjects that can bind, escalate or impersonate",
     severity=Severity.HIGH,
@@ -134,7 +133,7 @@ _permission_check(
         CIS_GKE("4.1.7"),
     ),
 )
-_permission_check(
+NODES_PROXY = _permission_check(
     id="access.nodes_proxy",
     title="Subjects with access to nodes/proxy",
     severity=Severity.HIGH,
@@ -146,7 +145,7 @@ _permission_check(
     remediation="Remove nodes/proxy from the role; use metrics APIs for monitoring.",
     references=(CIS("5.1.10", title="Minimize access to the proxy sub-resource of nodes"),),
 )
-_permission_check(
+CSR_APPROVAL = _permission_check(
     id="access.csr_approval",
     title="Subjects that can approve certificate signing requests",
     severity=Severity.HIGH,
@@ -158,7 +157,7 @@ _permission_check(
     remediation="Leave approval to the controller manager; remove the permission from others.",
     references=(CIS("5.1.11", title="Minimize access to the approval sub-resource of CSRs"),),
 )
-_permission_check(
+WEBHOOK_WRITERS = _permission_check(
     id="access.webhook_writers",
     title="Subjects that can change admission webhooks",
     severity=Severity.HIGH,
@@ -170,7 +169,7 @@ _permission_check(
     remediation="Limit webhook configuration writes to the policy engine's installer identity.",
     references=(CIS("5.1.12", title="Minimize access to webhook configuration objects"),),
 )
-_permission_check(
+TOKEN_CREATORS = _permission_check(
     id="access.token_creators",
     title="Subjects that can create ServiceAccount tokens",
     severity=Severity.HIGH,
@@ -182,7 +181,7 @@ _permission_check(
     remediation="Remove the permission, or narrow it with resourceNames to specific accounts.",
     references=(CIS("5.1.13", title="Minimize access to the service account token creation"),),
 )
-_permission_check(
+PV_CREATORS = _permission_check(
     id="access.pv_creators",
     title="Subjects that can create PersistentVolumes",
     severity=Severity.MEDIUM,

@@ -1,9 +1,18 @@
 """What a check is, what it returns, and how the catalog runs them.
 
-A check is data (id, title, area, severity, rationale, remediation, the resources it needs,
-references) plus a small pure function over the Inventory. The runner refuses to call the
-function when a needed resource is missing: that check is `unknown` with the reason, never a
-pass.
+A check is data (id, title, area, severity, rationale, remediation, the inputs that can change
+its verdict, references) plus a small pure function over the Inventory. Its inputs come in two
+kinds, and the runner applies the three-valued rule to them so no check has to:
+
+    needs     without these nothing can be concluded (a namespace's policy version, the
+              ServiceAccount a pod falls back to): missing -> `unknown` with the reason.
+    evidence  objects judged one by one (pods, workload templates, bindings): each failure
+              found stands on its own, so with some of them missing a failure in hand is still
+              a failure (listing what was not collected), while a pass is `unknown` -- a failure
+              may hide in what was not collected. Never a pass on incomplete data.
+
+An optional resource (an add-on CRD) that the cluster does not serve is known to be absent:
+collected, and empty.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from clusters.inventory import Inventory, KindStatus, gc_paused
+from posture.status import Status
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +59,6 @@ class Severity(StrEnum):
         return {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}[self.value]
 
 
-class Status(StrEnum):
-    PASS = "pass"  # noqa: S105  (a verdict, not a password)
-    FAIL = "fail"
-    UNKNOWN = "unknown"  # data missing or forbidden: never counted as a pass
-    NOT_APPLICABLE = "not_applicable"  # nothing to judge (e.g. no allow-list configured)
-    ERROR = "error"  # the check itself raised; a bug, shown as such
-
-
 @dataclass(frozen=True)
 class Reference:
     """One source a check implements. `guide` is a guide slug; `version` the edition."""
@@ -88,10 +90,23 @@ class Affected:
 
 @dataclass
 class Outcome:
+    """A check's verdict: its status, every affected object, one line of explanation.
+
+    `controls` holds the verdicts of the named controls one check judges together (each Pod
+    Security control of `pss.baseline`, hostPID / hostIPC / hostNetwork of a host-namespaces
+    check), so a checklist item is judged by exactly the control it names. `missing` names the
+    inputs that were not collected (set by the runner).
+    """
+
     status: Status
     affected: list[Affected] = field(default_factory=list)
     # One line a person reads next to the status: what was observed vs expected, or why unknown.
     summary: str = ""
+    controls: dict[str, Outcome] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    # A not-applicable verdict decided by configuration or needed inputs alone ("no allow-list
+    # is configured"), which missing evidence cannot change.
+    settled: bool = False
 
     @classmethod
     def passed(cls, summary: str = "") -> Outcome:
@@ -116,8 +131,9 @@ class Outcome:
         return cls(Status.UNKNOWN, [], summary)
 
     @classmethod
-    def not_applicable(cls, summary: str) -> Outcome:
-        return cls(Status.NOT_APPLICABLE, [], summary)
+    def not_applicable(cls, summary: str, *, settled: bool = False) -> Outcome:
+        """Nothing to judge. `settled`: decided without any of the check's evidence."""
+        return cls(Status.NOT_APPLICABLE, [], summary, settled=settled)
 
 
 def _affected_order(item: Affected) -> tuple[str, str, str, str]:
@@ -133,6 +149,9 @@ class CheckContext:
     today: Any = None  # datetime.date; None means "today" in the runner
 
 
+Evaluate = Callable[[Inventory, CheckContext], Outcome]
+
+
 @dataclass(frozen=True)
 class Check:
     id: str
@@ -143,10 +162,23 @@ class Check:
     remediation: str
     needs: tuple[str, ...]
     references: tuple[Reference, ...]
-    evaluate: Callable[[Inventory, CheckContext], Outcome]
-    # Needs satisfied by any one of these (e.g. the anonymous probe OR bindings).
+    evaluate: Evaluate
+    evidence: tuple[str, ...] = ()
+    # The API server's /version, and the unauthenticated probe, as needed inputs.
     needs_version: bool = False
     needs_probe: bool = False
+
+    # Templates read a check's fields; a callable would be called instead (with no arguments).
+    do_not_call_in_templates = True
+
+    def __call__(self, inventory: Inventory, context: CheckContext) -> Outcome:
+        """The check's own function, without the runner's rules (tests call it directly)."""
+        return self.evaluate(inventory, context)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every resource that can change this check's verdict."""
+        return (*self.needs, *(key for key in self.evidence if key not in self.needs))
 
 
 @dataclass
@@ -163,7 +195,7 @@ REGISTRY: dict[str, Check] = {}
 
 
 def register(check: Check) -> Check:
-    if check.id in REGISTRY:
+    if check.id in REGISTRY and REGISTRY[check.id] is not check:
         raise ValueError(f"duplicate check id {check.id}")
     REGISTRY[check.id] = check
     return check
@@ -178,31 +210,28 @@ def check(
     rationale: str,
     remediation: str,
     needs: tuple[str, ...] = (),
+    evidence: tuple[str, ...] = (),
     references: tuple[Reference, ...] = (),
     needs_version: bool = False,
     needs_probe: bool = False,
-) -> Callable[[Callable[[Inventory, CheckContext], Outcome]], Callable[..., Outcome]]:
-    """Decorator that registers a pure function as a check."""
+) -> Callable[[Evaluate], Check]:
+    """Decorator turning a pure function into a Check; `posture.catalog` registers it."""
 
-    def decorate(
-        function: Callable[[Inventory, CheckContext], Outcome],
-    ) -> Callable[[Inventory, CheckContext], Outcome]:
-        register(
-            Check(
-                id=id,
-                title=title,
-                area=area,
-                severity=severity,
-                rationale=rationale,
-                remediation=remediation,
-                needs=needs,
-                references=references,
-                evaluate=function,
-                needs_version=needs_version,
-                needs_probe=needs_probe,
-            )
+    def decorate(function: Evaluate) -> Check:
+        return Check(
+            id=id,
+            title=title,
+            area=area,
+            severity=severity,
+            rationale=rationale,
+            remediation=remediation,
+            needs=needs,
+            evidence=evidence,
+            references=references,
+            evaluate=function,
+            needs_version=needs_version,
+            needs_probe=needs_probe,
         )
-        return function
 
     return decorate
 
@@ -212,40 +241,67 @@ _MISSING_WORDS = {
     KindStatus.NOT_SERVED: "not served by this cluster",
     KindStatus.NOT_COLLECTED: "not collected",
     KindStatus.ERROR: "could not be read",
-    KindStatus.PARTIAL: "only partly readable (malformed objects were dropped)",
+    KindStatus.PARTIAL: "only partly collected",
 }
 
 
+def _gap(inventory: Inventory, key: str) -> str:
+    status = inventory.kind_status.get(key, KindStatus.NOT_COLLECTED)
+    detail = inventory.kind_errors.get(key, "")
+    return f"{key} {_MISSING_WORDS.get(status, str(status))}" + (f" ({detail})" if detail else "")
+
+
 def missing_reason(check: Check, inventory: Inventory) -> str | None:
-    """Why this check cannot be judged on this inventory, or None when it can."""
-    reasons = []
-    for key in check.needs:
-        status = inventory.kind_status.get(key, KindStatus.NOT_COLLECTED)
-        if status != KindStatus.OK:
-            detail = inventory.kind_errors.get(key, "")
-            reasons.append(f"{key} {_MISSING_WORDS[status]}" + (f" ({detail})" if detail else ""))
+    """Why this check cannot be judged at all on this inventory, or None when it can."""
+    reasons = [_gap(inventory, key) for key in check.needs if not inventory.complete(key)]
     if check.needs_version and not inventory.version:
         reasons.append("the API server version was not collected")
     if check.needs_probe and inventory.anonymous_probe is None:
         reasons.append("anonymous access was not probed (evidence bundles cannot probe)")
+    if check.evidence and not any(inventory.in_hand(key) for key in check.evidence):
+        reasons.extend(_gap(inventory, key) for key in check.evidence)
     return "; ".join(reasons) or None
+
+
+def _unmet(check: Check, inventory: Inventory) -> tuple[str, ...]:
+    keys = [key for key in check.inputs if not inventory.complete(key)]
+    return tuple(keys)
+
+
+def incomplete(outcome: Outcome, gaps: str, missing: tuple[str, ...]) -> Outcome:
+    """The verdict when some evidence was not collected: a failure stands, a pass cannot."""
+    controls = {name: incomplete(c, gaps, missing) for name, c in outcome.controls.items()}
+    if outcome.status == Status.FAIL:
+        summary = f"{outcome.summary} Not collected: {gaps}; more may fail there.".strip()
+        return Outcome(Status.FAIL, outcome.affected, summary, controls, missing)
+    if outcome.status == Status.PASS or (
+        outcome.status == Status.NOT_APPLICABLE and not outcome.settled
+    ):
+        summary = (
+            f"Nothing failed in what was collected, but {gaps}: a failure there cannot be "
+            "ruled out."
+        )
+        return Outcome(Status.UNKNOWN, [], summary, controls, missing)
+    return Outcome(outcome.status, outcome.affected, outcome.summary, controls, missing)
 
 
 def run_check(check: Check, inventory: Inventory, context: CheckContext) -> Result:
     reason = missing_reason(check, inventory)
     if reason:
-        return Result(check, Outcome.unknown(reason))
+        return Result(check, Outcome(Status.UNKNOWN, [], reason, missing=_unmet(check, inventory)))
     try:
         outcome = check.evaluate(inventory, context)
     except Exception as exc:  # a bug in one check must not hide the other results
         logger.exception("check %s raised", check.id)
         outcome = Outcome(Status.ERROR, [], f"check raised {type(exc).__name__}: {exc}")
+    absent = tuple(key for key in check.evidence if not inventory.complete(key))
+    if absent:
+        gaps = "; ".join(_gap(inventory, key) for key in absent)
+        outcome = incomplete(outcome, gaps, absent)
     return Result(check, outcome)
 
 
 def run_all(inventory: Inventory, context: CheckContext) -> list[Result]:
-    from posture import checks as _load  # noqa: F401  (imports every check module once)
-
     # Checks allocate many short-lived objects and no cycles: a collection during them would
     # only rescan the inventory (see gc_paused).
     with gc_paused():

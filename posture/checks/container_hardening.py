@@ -38,7 +38,7 @@ HARMLESS_ADDED = ("NET_BIND_SERVICE",)
         "parent (setuid binaries, file capabilities): the default is to allow it."
     ),
     remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.6", "Minimize the admission of containers with allowPrivilegeEscalation"),
         NSA_POD_SECURITY,
@@ -74,7 +74,7 @@ def privilege_escalation(inventory: Inventory, context: CheckContext) -> Outcome
         "Set securityContext.runAsNonRoot: true (pod or container) and a non-zero runAsUser, "
         "and build images with a non-root USER."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.7", "Minimize the admission of root containers"),
         NSA_POD_SECURITY,
@@ -110,7 +110,7 @@ def run_as_root(inventory: Inventory, context: CheckContext) -> Outcome:
         "its neighbours on the node."
     ),
     remediation='Drop it: securityContext.capabilities.drop: ["ALL"] (or at least NET_RAW).',
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.8", "Minimize the admission of containers with the NET_RAW capability"),
         NSA_POD_SECURITY,
@@ -149,7 +149,7 @@ def net_raw(inventory: Inventory, context: CheckContext) -> Outcome:
         "limit it to the container that needs it. Only NET_BIND_SERVICE is allowed by "
         "restricted Pod Security."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.9", "Minimize the admission of containers with added capabilities", "1.11"),
         NSA_POD_SECURITY,
@@ -178,7 +178,7 @@ def added_capabilities(inventory: Inventory, context: CheckContext) -> Outcome:
         "more than most applications use; dropping ALL removes what an attacker could use."
     ),
     remediation='Set securityContext.capabilities.drop: ["ALL"] and add back only what is needed.',
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.9", "Minimize the admission of containers with capabilities assigned"),
         NSA_POD_SECURITY,
@@ -212,7 +212,7 @@ _LEGACY_SECCOMP_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
         "ones most kernel exploits rely on. Kubernetes runs containers Unconfined by default."
     ),
     remediation="Set spec.securityContext.seccompProfile.type: RuntimeDefault in the pod template.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis(
             "5.6.2",
@@ -254,7 +254,7 @@ def seccomp(inventory: Inventory, context: CheckContext) -> Outcome:
         "describe`-style tooling. Secrets mounted as files can be rotated and are not inherited."
     ),
     remediation="Mount the Secret as a volume and read the value from the file.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.4.1", "Prefer using secrets as files over secrets as environment variables"),
         cis_gke("4.4.1", "Prefer using secrets as files over secrets as environment variables"),

@@ -16,8 +16,10 @@ from posture.checks.base import Affected
 from posture.workloads import Workload
 
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-# OCI digest grammar: algorithm ":" encoded; sha256/sha512 are the registered ones.
-_DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
+# The OCI image spec's registered digest algorithms and their encodings: lowercase hex of the
+# algorithm's full length. Anything else (upper case, a digit short, sha512 with 32 characters,
+# an unregistered algorithm) identifies no image for certain, so it pins nothing.
+_DIGEST = re.compile(r"^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,8 @@ class ImageRef:
 
     @property
     def mutable(self) -> bool:
-        """No tag or `:latest`, and no digest to hold it still."""
-        return not self.digest and self.tag in ("", "latest")
+        """No tag or `:latest`, and no valid digest to hold it still."""
+        return not self.pinned and self.tag in ("", "latest")
 
     @property
     def basename(self) -> str:

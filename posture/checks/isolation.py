@@ -6,16 +6,13 @@ a workload scaled to zero is still judged. System namespaces are judged too: a p
 kube-proxy is a real exposure even when it is an accepted one, and a waiver is how to say so.
 This module holds the checks for direct access to the node; container hardening lives in
 posture/checks/container_hardening.py and the namespace-level checks (Pod Security Standards,
-PSA labels, sandboxes) in posture/checks/pod_security.py, both registered through this module.
+PSA labels, sandboxes) in posture/checks/pod_security.py.
 """
 
 from __future__ import annotations
 
 from clusters.inventory import JSON, Inventory
-
-# The catalog imports this module only; these register the rest of the isolation area.
-from posture.checks import container_hardening, pod_security  # noqa: F401
-from posture.checks.base import Area, CheckContext, Outcome, Severity, check
+from posture.checks.base import Affected, Area, CheckContext, Outcome, Severity, check
 from posture.checks.pod_fields import (
     NSA_POD_SECURITY,
     affected,
@@ -26,6 +23,7 @@ from posture.checks.pod_fields import (
 )
 from posture.workloads import WORKLOAD_NEEDS, Workload, workloads
 
+HOST_NAMESPACE_FIELDS = ("hostPID", "hostIPC", "hostNetwork")
 # A container runtime's socket gives whoever mounts it every container on the node (KS C-0074).
 RUNTIME_SOCKETS = (
     "/var/run/docker.sock",
@@ -50,7 +48,7 @@ RUNTIME_SOCKETS = (
         "Remove securityContext.privileged (or set it to false); grant the specific capability "
         "the workload needs instead. Enforce Pod Security baseline on the namespace."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.2", "Minimize the admission of privileged containers"),
         NSA_POD_SECURITY,
@@ -81,7 +79,7 @@ def privileged_containers(inventory: Inventory, context: CheckContext) -> Outcom
         "localhost, including the kubelet's."
     ),
     remediation="Remove spec.hostPID, spec.hostIPC and spec.hostNetwork from the pod template.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis(
             "5.2.3", "Minimize the admission of containers wishing to share the host PID namespace"
@@ -98,17 +96,26 @@ def privileged_containers(inventory: Inventory, context: CheckContext) -> Outcom
     ),
 )
 def host_namespaces(inventory: Inventory, context: CheckContext) -> Outcome:
-    found = [
-        affected(workload, f"spec.{field}=true")
-        for workload in workloads(inventory)
-        for field in ("hostPID", "hostIPC", "hostNetwork")
-        if workload.pod_spec.get(field) is True
-    ]
-    return Outcome.from_affected(
-        found,
+    by_field: dict[str, list[Affected]] = {field: [] for field in HOST_NAMESPACE_FIELDS}
+    for workload in workloads(inventory):
+        for field in HOST_NAMESPACE_FIELDS:
+            if workload.pod_spec.get(field) is True:
+                by_field[field].append(affected(workload, f"spec.{field}=true"))
+    outcome = Outcome.from_affected(
+        [item for items in by_field.values() for item in items],
         passed="No pod shares the node's namespaces.",
         failed="{count} host namespaces shared.",
     )
+    # CIS 5.2.3, 5.2.4 and 5.2.5 each name one of them.
+    outcome.controls = {
+        field: Outcome.from_affected(
+            items,
+            passed=f"No pod sets spec.{field}.",
+            failed=f"{{count}} workloads set spec.{field}=true.",
+        )
+        for field, items in by_field.items()
+    }
+    return outcome
 
 
 def _runtime_socket(path: str) -> bool:
@@ -133,7 +140,7 @@ def _runtime_socket(path: str) -> bool:
         "Replace hostPath volumes with emptyDir, ConfigMap/Secret or PersistentVolumeClaim "
         "volumes. Never mount the container runtime socket into a workload."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.11", "Minimize the admission of HostPath volumes"),
         NSA_POD_SECURITY,
@@ -167,7 +174,7 @@ def host_path(inventory: Inventory, context: CheckContext) -> Outcome:
         "filesystem: it is the Windows equivalent of a privileged container."
     ),
     remediation="Remove securityContext.windowsOptions.hostProcess from the pod and containers.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.10", "Minimize the admission of Windows HostProcess containers"),
         NSA_POD_SECURITY,
@@ -204,7 +211,7 @@ def windows_host_process(inventory: Inventory, context: CheckContext) -> Outcome
         "and most NetworkPolicy implementations, and limits where the pod can schedule."
     ),
     remediation="Remove ports[].hostPort and expose the workload through a Service.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         cis("5.2.12", "Minimize the admission of containers which use HostPorts"),
         NSA_POD_SECURITY,

@@ -10,6 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clusters.inventory import JSON, Inventory
+from posture.checks.netpol_model import (
+    NO_VERDICT,
+    Direction,
+    Effect,
+    Endpoint,
+    Verdict,
+    describe,
+    label_selector_holds,
+)
 from posture.checks.selectors import selector_is_empty, selector_matches
 
 # Namespaces kube-bench's GKE audit (CIS GKE 4.3.2) skips: the provider runs them and ships no
@@ -39,9 +48,43 @@ def policy_types(policy: JSON) -> set[str]:
     return {"Ingress", "Egress"} if spec.get("egress") else {"Ingress"}
 
 
+def rule_allows_everything(rule: JSON, peers_key: str) -> bool:
+    """An empty rule (no peers, no ports) allows all traffic, undoing the isolation."""
+    return not rule.get(peers_key) and not rule.get("ports")
+
+
 def _reopens_everything(rules: list[JSON], peers_key: str) -> bool:
-    # An empty rule (no peers, no ports) allows all traffic, undoing the isolation.
-    return any(not rule.get(peers_key) and not rule.get("ports") for rule in rules)
+    return any(rule_allows_everything(rule, peers_key) for rule in rules)
+
+
+RULES_AND_PEERS: dict[Direction, tuple[str, str]] = {
+    "Ingress": ("ingress", "from"),
+    "Egress": ("egress", "to"),
+}
+
+
+def verdict(policies: list[JSON], endpoint: Endpoint, direction: Direction) -> Verdict:
+    """What these NetworkPolicies (of the endpoint's namespace) do to one direction of its pods.
+
+    Selected by a policy of that type, a pod is isolated; what it may then receive is the union
+    of the selecting policies' rules, so one rule allowing everything reopens the direction.
+    """
+    rules_key, peers_key = RULES_AND_PEERS[direction]
+    isolated_by = opened_by = ""
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        if direction not in policy_types(policy):
+            continue
+        # podSelector is required; a policy stored without it selects all pods, like `{}`.
+        if label_selector_holds(spec.get("podSelector") or {}, endpoint.pod_label) is not True:
+            continue
+        if _reopens_everything(spec.get(rules_key) or [], peers_key):
+            opened_by = opened_by or describe("NetworkPolicy", policy)
+        else:
+            isolated_by = isolated_by or describe("NetworkPolicy", policy)
+    if opened_by:
+        return Verdict(Effect.OPEN, opened_by, voids=isolated_by)
+    return Verdict(Effect.ISOLATED, isolated_by) if isolated_by else NO_VERDICT
 
 
 @dataclass(frozen=True)

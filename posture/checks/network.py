@@ -9,16 +9,27 @@ Service open to the internet is as open in kube-system as anywhere.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
 from clusters.inventory import JSON, Inventory
-from posture.checks import exposure, netpol
+from posture.checks import exposure, netpol, netpol_engines
 from posture.checks.base import Affected, Area, CheckContext, Outcome, Severity, check
 from posture.checks.guides import CIS, CIS_GKE, GKE, NSA
+from posture.checks.netpol_engines import Engines, Isolation
+from posture.checks.netpol_model import Direction
 from posture.workloads import WORKLOAD_NEEDS, workloads
 
 NSA_NETWORK = NSA("Network separation")
 _SKIPPED = (
     "kube-system, kube-public and kube-node-lease are skipped, as kube-bench's GKE audit does."
 )
+_ENGINES = (
+    " Policies are judged as written; network.cni_policy_support judges whether anything "
+    "enforces them. When Cilium or Calico policy kinds are installed but could not be read, the "
+    "verdict is unknown: they may isolate or reopen any namespace."
+)
+_GAPS = "Policy-engine policies could not be read, and may isolate or reopen any namespace: "
 
 
 def _namespaces(inventory: Inventory) -> list[str]:
@@ -37,14 +48,19 @@ def _namespaces(inventory: Inventory) -> list[str]:
     rationale=(
         "Without a policy isolating every pod, any pod (a compromised one included) can reach "
         "every other pod in the cluster. Default deny means a NetworkPolicy with podSelector {} "
-        "and policyType Ingress whose rules do not reopen all traffic; each finding also says "
-        "whether egress is denied by default, which NSA/CISA recommend too. " + _SKIPPED
+        "and policyType Ingress whose rules do not reopen all traffic, or the same from a policy "
+        "engine: a CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy selecting every pod with "
+        "an ingress section, or a Calico NetworkPolicy or GlobalNetworkPolicy selecting every pod "
+        "that no earlier rule allows everything through. Any engine's rule allowing all ingress "
+        "undoes it; each finding says which engine's policy isolates or reopens, and whether "
+        "egress is denied by default, which NSA/CISA recommend too. " + _SKIPPED + _ENGINES
     ),
     remediation=(
         "Add a NetworkPolicy named default-deny with podSelector: {} and policyTypes: [Ingress, "
-        "Egress], then allow the flows each workload needs with narrower policies."
+        "Egress] (or the engine's equivalent), then allow the flows each workload needs with "
+        "narrower policies."
     ),
-    needs=("namespaces", "networkpolicies"),
+    needs=("namespaces", *netpol_engines.POLICY_KEYS),
     references=(
         CIS("5.3.2", title="Ensure that all Namespaces have Network Policies defined"),
         CIS_GKE("4.3.2"),
@@ -53,20 +69,14 @@ def _namespaces(inventory: Inventory) -> list[str]:
     ),
 )
 def default_deny_missing(inventory: Inventory, context: CheckContext) -> Outcome:
-    by_namespace = netpol.policies_by_namespace(inventory)
-    affected: list[Affected] = []
-    for namespace in _namespaces(inventory):
-        policies = by_namespace.get(namespace, [])
-        deny = netpol.default_deny(policies)
-        if not deny.ingress:
-            egress = "egress is denied by default" if deny.egress else "nor egress"
-            detail = f"no default-deny ingress policy ({len(policies)} policies), {egress}"
-            affected.append(Affected("Namespace", "", namespace, detail))
-    return Outcome.from_affected(
-        affected,
-        passed="Every namespace denies ingress by default.",
-        failed="{count} namespace(s) without default-deny ingress.",
-    )
+    return _default_deny_outcome(inventory, "Ingress", _with_egress)
+
+
+def _with_egress(engines: Engines, namespace: str, ingress: Isolation) -> str:
+    egress = engines.namespace(namespace, "Egress")
+    if egress.isolated:
+        return f"{ingress.reason}; egress is denied by default by {egress.by}"
+    return f"{ingress.reason}; " + ("nor egress" if egress.isolated is False else egress.reason)
 
 
 @check(
@@ -77,23 +87,56 @@ def default_deny_missing(inventory: Inventory, context: CheckContext) -> Outcome
     rationale=(
         "Egress isolation keeps a compromised pod from reaching the metadata server, the API or "
         "the internet (to fetch tools or mine). NSA/CISA recommend default deny for egress as "
-        "well as ingress: podSelector {} with policyType Egress. " + _SKIPPED
+        "well as ingress: podSelector {} with policyType Egress, or a Cilium or Calico policy "
+        "isolating every pod's egress. " + _SKIPPED + _ENGINES
     ),
     remediation="Add Egress to the default-deny policy's policyTypes; allow DNS and needed flows.",
-    needs=("namespaces", "networkpolicies"),
+    needs=("namespaces", *netpol_engines.POLICY_KEYS),
     references=(NSA_NETWORK, CIS("5.3.2"), GKE("F3")),
 )
 def default_deny_egress_missing(inventory: Inventory, context: CheckContext) -> Outcome:
-    by_namespace = netpol.policies_by_namespace(inventory)
-    affected = [
-        Affected("Namespace", "", namespace, "no default-deny egress policy")
-        for namespace in _namespaces(inventory)
-        if not netpol.default_deny(by_namespace.get(namespace, [])).egress
-    ]
-    return Outcome.from_affected(
-        affected,
-        passed="Every namespace denies egress by default.",
-        failed="{count} namespace(s) without default-deny egress.",
+    return _default_deny_outcome(inventory, "Egress", lambda _, namespace, egress: egress.reason)
+
+
+def _default_deny_outcome(
+    inventory: Inventory,
+    direction: Direction,
+    detail: Callable[[Engines, str, Isolation], str],
+) -> Outcome:
+    """Fail the namespaces no engine isolates; unknown where one cannot be judged."""
+    if gaps := netpol_engines.gaps(inventory):
+        return Outcome.unknown(_GAPS + "; ".join(gaps))
+    engines = netpol_engines.engines(inventory)
+    word = direction.lower()
+    affected: list[Affected] = []
+    unknown: list[str] = []
+    isolated_by: list[str] = []
+    for namespace in _namespaces(inventory):
+        isolation = engines.namespace(namespace, direction)
+        if isolation.isolated is None:
+            unknown.append(f"{namespace}: {isolation.reason}")
+        elif isolation.isolated:
+            isolated_by.append(isolation.by)
+        else:
+            detail_text = detail(engines, namespace, isolation)
+            affected.append(Affected("Namespace", "", namespace, detail_text))
+    not_judged = f" Not judged: {'; '.join(unknown)}." if unknown else ""
+    if affected:
+        return Outcome.failed(
+            affected, f"{len(affected)} namespace(s) without default-deny {word}.{not_judged}"
+        )
+    if unknown:
+        return Outcome.unknown(f"No namespace lacks default-deny {word}, but{not_judged}")
+    return Outcome.passed(f"Every namespace denies {word} by default{_tally(isolated_by)}.")
+
+
+def _tally(policies: list[str]) -> str:
+    """The kinds of policy that decided, e.g. ` (NetworkPolicy in 3, CiliumNetworkPolicy in 1)`."""
+    kinds = Counter(policy.rpartition(" ")[0] for policy in policies)
+    return (
+        f" ({', '.join(f'{kind} in {count}' for kind, count in kinds.most_common())})"
+        if kinds
+        else ""
     )
 
 
@@ -105,29 +148,44 @@ def default_deny_egress_missing(inventory: Inventory, context: CheckContext) -> 
     rationale=(
         "A pod no NetworkPolicy selects accepts traffic from everywhere, whatever policies its "
         "namespace has for other pods. Selection is judged on each workload's pod template "
-        "labels with full label-selector semantics (matchLabels and matchExpressions). "
-        "hostNetwork pods are skipped: NetworkPolicy does not apply to them. " + _SKIPPED
+        "labels with full label-selector semantics (matchLabels and matchExpressions), and "
+        "counts a Cilium policy that puts the pods in default deny or a default-tier Calico "
+        "policy that applies to them (Calico selector syntax, namespaceSelector included). "
+        "hostNetwork pods are skipped: NetworkPolicy does not apply to them. " + _SKIPPED + _ENGINES
     ),
     remediation="Add a default-deny policy to the namespace, or a policy selecting these pods.",
-    needs=(*WORKLOAD_NEEDS, "networkpolicies"),
+    needs=netpol_engines.POLICY_KEYS,
+    evidence=WORKLOAD_NEEDS,
     references=(CIS("5.3.2"), CIS_GKE("4.3.2"), NSA_NETWORK),
 )
 def pods_unselected(inventory: Inventory, context: CheckContext) -> Outcome:
-    by_namespace = netpol.policies_by_namespace(inventory)
+    if gaps := netpol_engines.gaps(inventory):
+        return Outcome.unknown(_GAPS + "; ".join(gaps))
+    engines = netpol_engines.engines(inventory)
     affected: list[Affected] = []
+    unknown = 0
     for workload in workloads(inventory):
         if workload.namespace in netpol.SYSTEM_NAMESPACES or workload.pod_spec.get("hostNetwork"):
             continue
-        policies = by_namespace.get(workload.namespace, [])
-        if not netpol.selecting_policies(policies, workload.labels):
+        coverage = engines.workload(workload)
+        if coverage.selected is None:
+            unknown += 1
+        elif not coverage.selected:
             labels = ", ".join(f"{k}={v}" for k, v in sorted(workload.labels.items()))
-            detail = f"no NetworkPolicy selects its pods (labels: {labels or 'none'})"
+            detail = f"no {engines.kinds} selects its pods (labels: {labels or 'none'})"
             affected.append(Affected(workload.kind, workload.namespace, workload.name, detail))
-    return Outcome.from_affected(
-        affected,
-        passed="Every workload is selected by a NetworkPolicy.",
-        failed="{count} workload(s) no NetworkPolicy selects.",
+    not_judged = (
+        f" {unknown} workload(s) not judged: a policy selector depends on labels not collected."
+        if unknown
+        else ""
     )
+    if affected:
+        return Outcome.failed(
+            affected, f"{len(affected)} workload(s) no {engines.kinds} selects.{not_judged}"
+        )
+    if unknown:
+        return Outcome.unknown(f"No workload is certainly unselected, but{not_judged}")
+    return Outcome.passed(f"Every workload is selected by a {engines.kinds}.")
 
 
 @check(
@@ -145,7 +203,7 @@ def pods_unselected(inventory: Inventory, context: CheckContext) -> Outcome:
         "Use ClusterIP behind an Ingress or Gateway where possible; otherwise restrict "
         "loadBalancerSourceRanges, or make the load balancer internal."
     ),
-    needs=("services",),
+    evidence=("services",),
     references=(NSA_NETWORK, GKE("B1", title="Least-privilege VPC firewall rules")),
 )
 def exposed_services(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -181,7 +239,7 @@ def exposed_services(inventory: Inventory, context: CheckContext) -> Outcome:
         "Remove spec.externalIPs (use a LoadBalancer), and enable DenyServiceExternalIPs "
         "(GKE: --no-enable-service-externalips)."
     ),
-    needs=("services",),
+    evidence=("services",),
     references=(GKE("K3", title="Leave DenyServiceExternalIPs enabled"),),
 )
 def external_ips(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -230,7 +288,7 @@ def _host_covered(host: str, tls_hosts: set[str]) -> bool:
         "certificate (GKE managed or pre-shared certificates, AWS ALB certificate-arn)."
     ),
     remediation="Add a spec.tls entry for every host, e.g. with cert-manager or GKE managed certs.",
-    needs=("ingresses",),
+    evidence=("ingresses",),
     references=(
         NSA("Encryption", title="TLS everywhere"),
         CIS_GKE("5.6.7", title="Use Google-managed SSL certificates"),
@@ -305,7 +363,7 @@ SENSITIVE_INTERFACES = (
         "Put the interface behind ClusterIP and an authenticating proxy or VPN, or restrict "
         "loadBalancerSourceRanges to the admins' networks."
     ),
-    needs=(*WORKLOAD_NEEDS, "services"),
+    evidence=(*WORKLOAD_NEEDS, "services"),
     references=(NSA_NETWORK, NSA("Authentication & authorization")),
 )
 def sensitive_interfaces_exposed(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -342,7 +400,9 @@ def sensitive_interfaces_exposed(inventory: Inventory, context: CheckContext) ->
         "enforcing CNI every policy is silently void. Detection is a heuristic: a DaemonSet "
         "named calico-node, cilium, anetd (GKE Dataplane V2), antrea-agent, weave-net, "
         "kube-router or canal, or GKE provider data saying enforcement is on. A renamed or "
-        "unlisted plugin fails here and should be waived with a note."
+        "unlisted plugin fails here and should be waived with a note. Cilium or Calico policy "
+        "CRDs are not taken as evidence: CRDs outlive an uninstalled engine (Helm leaves them) "
+        "and policies are stored whether or not anything enforces them; the finding names them."
     ),
     remediation=(
         "Install a policy-enforcing CNI, or on GKE enable Dataplane V2 or network policy "
@@ -367,6 +427,11 @@ def cni_policy_support(inventory: Inventory, context: CheckContext) -> Outcome:
         + ", ".join(netpol.POLICY_CAPABLE_DAEMONSETS)
         + "; NetworkPolicies may not be enforced"
     )
+    if installed := netpol_engines.installed_engines(inventory):
+        detail += (
+            f"; {' and '.join(installed)} policy CRDs are installed, but that does not show the "
+            "engine runs (CRDs outlive it): look for its agent under another name"
+        )
     return Outcome.failed(
         [Affected("Cluster", "", "network-plugin", detail)],
         "No NetworkPolicy-enforcing CNI detected (heuristic).",
@@ -378,4 +443,3 @@ def _meta(obj: JSON) -> JSON:
 
 
 # Registers the Kubernetes Dashboard checks with these; the catalog imports this module only.
-from posture.checks import network_dashboard  # noqa: E402, F401

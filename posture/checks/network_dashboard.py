@@ -117,7 +117,7 @@ def _admin_grants(inventory: Inventory, part: DashboardPart) -> list[tuple[Affec
         "Remove it (helm uninstall, or delete its namespace/manifests); use kubectl, the cloud "
         "console, or a maintained UI such as Headlamp with per-user authentication."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(DASHBOARD_GUIDE, DASHBOARD_CIS_GKE, NSA("Upgrading & application security")),
 )
 def dashboard_deployed(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -144,7 +144,7 @@ def dashboard_deployed(inventory: Inventory, context: CheckContext) -> Outcome:
         "Change the Service to ClusterIP and delete the Ingress; reach the dashboard with "
         "kubectl port-forward, or better, remove it."
     ),
-    needs=(*WORKLOAD_NEEDS, "services", "ingresses"),
+    evidence=(*WORKLOAD_NEEDS, "services", "ingresses"),
     references=(DASHBOARD_GUIDE, DASHBOARD_CIS_GKE, NSA("Network separation")),
 )
 def dashboard_exposed(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -172,7 +172,7 @@ def dashboard_exposed(inventory: Inventory, context: CheckContext) -> Outcome:
         "Take it off the network first (ClusterIP, delete the Ingress), then remove the "
         "flags and the admin binding, or the dashboard."
     ),
-    needs=(*WORKLOAD_NEEDS, "services", "ingresses", *RBAC_NEEDS),
+    evidence=(*WORKLOAD_NEEDS, "services", "ingresses", *RBAC_NEEDS),
     references=(DASHBOARD_GUIDE, DASHBOARD_CIS_GKE, CIS("5.1.1")),
 )
 def dashboard_exposed_unsafe(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -207,7 +207,7 @@ def dashboard_exposed_unsafe(inventory: Inventory, context: CheckContext) -> Out
         "TLS." + _IDENTIFIED
     ),
     remediation="Remove these arguments from the dashboard's container; keep token login over TLS.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(DASHBOARD_GUIDE, NSA("Authentication & authorization")),
 )
 def dashboard_skip_login(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -241,7 +241,7 @@ def dashboard_skip_login(inventory: Inventory, context: CheckContext) -> Outcome
         "Delete the binding; the dashboard should act with each user's own token, its "
         "ServiceAccount keeping only the minimal role its manifest ships."
     ),
-    needs=(*WORKLOAD_NEEDS, *RBAC_NEEDS),
+    evidence=(*WORKLOAD_NEEDS, *RBAC_NEEDS),
     references=(DASHBOARD_GUIDE, CIS("5.1.1"), CIS_GKE("4.1.1")),
 )
 def dashboard_admin_sa(inventory: Inventory, context: CheckContext) -> Outcome:

@@ -192,7 +192,7 @@ def _addon_containers(
         "1.13.7/1.14.3 for the 2026 CVEs) or disable its admission webhook; plan a move off "
         "the retired project."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=PATCH_REFERENCES,
 )
 def ingress_nginx_cves(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -231,7 +231,7 @@ def ingress_nginx_cves(inventory: Inventory, context: CheckContext) -> Outcome:
         "before 1.25); a stale kube-proxy also keeps its own CVEs (e.g. CVE-2020-8558)."
     ),
     remediation="Upgrade the kube-proxy DaemonSet (or node image) with the control plane.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     needs_version=True,
     references=PATCH_REFERENCES,
 )

@@ -164,7 +164,7 @@ def behind_text(catalog: Catalog, version: Version, today: date) -> str | None:
         "unsupported and blocks the next control-plane upgrade, which keeps the cluster behind."
     ),
     remediation="Upgrade (or replace) the listed nodes to within the supported skew.",
-    needs=("nodes",),
+    evidence=("nodes",),
     needs_version=True,
     references=NODE_REFERENCES,
 )
@@ -207,7 +207,7 @@ def kubelet_skew(inventory: Inventory, context: CheckContext) -> Outcome:
         "latest patch, or on an end-of-life minor, keep known bugs open."
     ),
     remediation="Keep node auto-upgrade on, or roll node pools to the newest patch.",
-    needs=("nodes",),
+    evidence=("nodes",),
     references=NODE_REFERENCES,
 )
 def kubelet_behind(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -251,7 +251,7 @@ def kubelet_behind(inventory: Inventory, context: CheckContext) -> Outcome:
         "turn one pod into node compromise; each listed one has a fixed patch."
     ),
     remediation="Upgrade the node pools to a patch that fixes each listed CVE.",
-    needs=("nodes",),
+    evidence=("nodes",),
     references=NODE_REFERENCES,
 )
 def kubelet_cves(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -315,7 +315,7 @@ def _runtime_judge(catalog: Catalog, today: date, *, eol: bool) -> NodeJudge:
         "such as Leaky Vessels) are container escapes."
     ),
     remediation="Move node pools to a node image with a supported containerd line.",
-    needs=("nodes",),
+    evidence=("nodes",),
     references=NODE_REFERENCES,
 )
 def runtime_eol(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -335,7 +335,7 @@ def runtime_eol(inventory: Inventory, context: CheckContext) -> Outcome:
     severity=Severity.MEDIUM,
     rationale="containerd patch releases carry runtime security fixes for their line.",
     remediation="Upgrade the node image (or containerd) to the newest patch of its line.",
-    needs=("nodes",),
+    evidence=("nodes",),
     references=NODE_REFERENCES,
 )
 def runtime_patch(inventory: Inventory, context: CheckContext) -> Outcome:

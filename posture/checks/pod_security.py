@@ -49,12 +49,14 @@ def _namespace_labels(inventory: Inventory) -> dict[str, dict[str, str]]:
 
 
 def _pss_outcome(inventory: Inventory, level: str) -> Outcome:
+    """The level's verdict, with the verdict of each of its controls (pss.baseline/sysctls)."""
     labels = _namespace_labels(inventory)
     git_version = inventory.git_version
     # Both levels judge the same workloads; each control runs once per workload (see memo).
     memos = inventory.derived("pss_memos", _new_memos)
     versions: dict[str, str] = {}  # namespace -> the policy version judged there
     found = []
+    by_control: dict[str, list[Affected]] = {}
     for workload in workloads(inventory):
         version = versions.get(workload.namespace)
         if version is None:
@@ -70,13 +72,54 @@ def _pss_outcome(inventory: Inventory, level: str) -> Outcome:
         if violations:
             detail = f"{level} {version}: " + "; ".join(str(v) for v in violations)
             found.append(Affected(workload.kind, workload.namespace, workload.name, detail))
+            for violation in violations:
+                by_control.setdefault(violation.control, []).append(
+                    Affected(
+                        workload.kind,
+                        workload.namespace,
+                        workload.name,
+                        f"{level} {version}: {violation}",
+                    )
+                )
     # An unknown server version is judged with the newest rules, which are the strictest.
     note = "" if git_version else " (cluster version unknown: judged at the newest policy version)"
-    return Outcome.from_affected(
+    outcome = Outcome.from_affected(
         found,
         passed=f"Every workload meets Pod Security {level}{note}.",
         failed=f"{{count}} workloads violate Pod Security {level}{note}.",
     )
+    judged = set(versions.values()) or {pss.namespace_policy({}, git_version or "")[1]}
+    outcome.controls = _control_outcomes(level, judged, by_control)
+    return outcome
+
+
+def _control_outcomes(
+    level: str, judged: set[str], by_control: dict[str, list[Affected]]
+) -> dict[str, Outcome]:
+    """Each control of the level: failing where a workload violates it, else passing where it
+    was part of a judged policy version, else not part of any version judged here."""
+    active = {
+        control.id
+        for version in judged
+        for control in pss.active_controls(level, pss.parse_minor(version))
+    }
+    outcomes = {}
+    for control in pss.CONTROLS:
+        if control.level != level and not (level == "restricted" and control.id in active):
+            continue
+        if control.id in by_control:
+            outcomes[control.id] = Outcome.from_affected(
+                by_control[control.id],
+                failed=f"{{count}} workloads violate {control.id}.",
+            )
+        elif control.id in active:
+            outcomes[control.id] = Outcome.passed(f"No workload violates {control.id}.")
+        else:
+            versions = ", ".join(sorted(judged))
+            outcomes[control.id] = Outcome.not_applicable(
+                f"{control.id} is not part of Pod Security {level} at {versions}.", settled=True
+            )
+    return outcomes
 
 
 def _new_memos(inventory: Inventory) -> dict[tuple[str, str, str], pss.ControlMemo]:
@@ -98,7 +141,8 @@ def _new_memos(inventory: Inventory) -> dict[tuple[str, str, str], pss.ControlMe
         "Fix the controls listed per workload, then label the namespace "
         "pod-security.kubernetes.io/enforce=baseline (or restricted)."
     ),
-    needs=(*WORKLOAD_NEEDS, "namespaces"),
+    needs=("namespaces",),
+    evidence=WORKLOAD_NEEDS,
     references=(
         Reference("pss", "baseline", title="Baseline policy"),
         CIS_POLICY_MECHANISM,
@@ -126,7 +170,8 @@ def pss_baseline(inventory: Inventory, context: CheckContext) -> Outcome:
         'capabilities.drop: ["ALL"], seccompProfile RuntimeDefault), then label the namespace '
         "pod-security.kubernetes.io/enforce=restricted."
     ),
-    needs=(*WORKLOAD_NEEDS, "namespaces"),
+    needs=("namespaces",),
+    evidence=WORKLOAD_NEEDS,
     references=(
         Reference("pss", "restricted", title="Restricted policy"),
         NSA_POD_SECURITY,
@@ -152,7 +197,7 @@ def pss_restricted(inventory: Inventory, context: CheckContext) -> Outcome:
         "trying it first with `kubectl label --dry-run=server`. Where a policy engine "
         "(Gatekeeper, Kyverno) enforces the same rules, attest or waive this check."
     ),
-    needs=("namespaces",),
+    evidence=("namespaces",),
     references=(
         CIS_POLICY_MECHANISM,
         CIS_GKE_BASELINE,
@@ -202,7 +247,8 @@ def _untrusted(labels: dict[str, str], label: str) -> bool:
         "Create a RuntimeClass whose handler is a sandbox (GKE Sandbox: gvisor; Kata: kata*) "
         "and set spec.runtimeClassName on every workload in the untrusted namespace."
     ),
-    needs=(*WORKLOAD_NEEDS, "namespaces", "runtimeclasses"),
+    needs=("namespaces", "runtimeclasses"),
+    evidence=WORKLOAD_NEEDS,
     references=(
         GKE("H1", title="Isolate untrusted workloads with GKE Sandbox (gVisor)"),
         CIS_GKE("5.10.3", title="Consider GKE Sandbox for running untrusted workloads"),
@@ -258,7 +304,7 @@ def _in_default(item: JSON) -> bool:
         "RBAC, network policies or Pod Security labels, so nothing there is deliberately isolated."
     ),
     remediation="Move workloads and Services into namespaces per team or application.",
-    needs=(*WORKLOAD_NEEDS, "services"),
+    evidence=(*WORKLOAD_NEEDS, "services"),
     references=(
         CIS("5.6.4", title="The default namespace should not be used"),
         CIS_GKE("4.6.4", title="The default namespace should not be used"),

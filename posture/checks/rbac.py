@@ -333,13 +333,13 @@ class RbacIndex:
 
     @cached_property
     def cluster_roles(self) -> dict[str, JSON]:
-        if not self.inventory.has("clusterroles"):
+        if not self.inventory.in_hand("clusterroles"):
             return {}
         return {_name(role): role for role in self.inventory.items("clusterroles")}
 
     @cached_property
     def roles(self) -> dict[tuple[str, str], JSON]:
-        if not self.inventory.has("roles"):
+        if not self.inventory.in_hand("roles"):
             return {}
         return {(_namespace(r), _name(r)): r for r in self.inventory.items("roles")}
 
@@ -350,7 +350,7 @@ class RbacIndex:
             ("clusterrolebindings", "ClusterRoleBinding"),
             ("rolebindings", "RoleBinding"),
         ):
-            if not self.inventory.has(key):
+            if not self.inventory.in_hand(key):
                 continue
             for obj in self.inventory.items(key):
                 role_ref = obj.get("roleRef") or {}
@@ -414,7 +414,7 @@ class RbacIndex:
     def describe_role(self, binding: Binding) -> str:
         """`ClusterRole view (read-only)`; says so when the role could not be judged."""
         key = "clusterroles" if binding.role_kind == "ClusterRole" else "roles"
-        if not self.inventory.has(key):
+        if not self.inventory.in_hand(key):
             return f"{binding.role} ({key} not collected, power unknown)"
         exists = (
             binding.role_name in self.cluster_roles

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from clusters.inventory import JSON, Inventory, KindStatus
-from posture.checks import supply_chain_admission, supply_chain_miners  # noqa: F401
 from posture.checks.base import Affected, Area, CheckContext, Outcome, Reference, Severity, check
 from posture.checks.guides import CIS, CIS_GKE, GKE, NSA
 from posture.checks.image_refs import (
@@ -45,7 +44,7 @@ CIS_5_5_1 = CIS("5.5.1", title="Image provenance via ImagePolicyWebhook")
     remediation=(
         "Reference a release tag, better a digest (`repo@sha256:...`), and let CI bump it."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(NSA_POD, GKE_L4),
 )
 def mutable_tags(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -76,7 +75,7 @@ def mutable_tags(inventory: Inventory, context: CheckContext) -> Outcome:
         "Authorization and signature policies verify digests, not tags."
     ),
     remediation="Deploy images as `repo:tag@sha256:<digest>` (most release tooling can emit it).",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(GKE_L4, CIS_GKE_5_1_4, NSA_POD),
 )
 def digest_pinning(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -105,7 +104,7 @@ def digest_pinning(inventory: Inventory, context: CheckContext) -> Outcome:
         "first pulled it: replicas silently differ (kubescape C-0075)."
     ),
     remediation="Pin a tag or digest; failing that, set `imagePullPolicy: Always`.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     # No guide this project cites has the rule; kubescape's control is its source.
     references=(Reference("rampart", "supply_chain.pull_policy_latest", title="kubescape C-0075"),),
 )
@@ -160,7 +159,7 @@ def _allowed(ref: ImageRef, entries: tuple[str, ...]) -> bool:
         "Mirror the image into an allowed registry, or add the registry to the allow-list; "
         "enforce the list at admission (Binary Authorization, Gatekeeper, Kyverno)."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(GKE_L4, CIS_GKE_5_1_4, CIS_5_5_1, NSA_POD),
 )
 def allowed_registries(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -199,7 +198,7 @@ def _digest_of(image_id: str) -> str | None:
         "tag was re-pushed between pulls, so replicas run different code than was reviewed."
     ),
     remediation="Pin the image by digest and roll the workload so every replica runs one build.",
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(NSA_POD, GKE_L4),
 )
 def image_tag_drift(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -264,7 +263,7 @@ def _owner_index(inventory: Inventory) -> dict[tuple[str, str, str], tuple[str, 
         ("replicasets", "ReplicaSet", "Deployment"),
         ("jobs", "Job", "CronJob"),
     ):
-        if not inventory.has(key):
+        if not inventory.in_hand(key):
             continue
         for obj in inventory.items(key):
             meta = obj.get("metadata") or {}

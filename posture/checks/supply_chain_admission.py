@@ -183,7 +183,8 @@ def _binary_authorization(inventory: Inventory) -> str | None:
         "restricted), and/or install Gatekeeper/Kyverno with failurePolicy Fail, or bind "
         "ValidatingAdmissionPolicies with validationActions [Deny]."
     ),
-    needs=("namespaces", *WEBHOOK_NEEDS, *WORKLOAD_NEEDS),
+    needs=("namespaces", *WEBHOOK_NEEDS),
+    evidence=WORKLOAD_NEEDS,
     references=(CIS_5_2_1, GKE_I2, NSA_POD),
 )
 def admission_enforcement(inventory: Inventory, context: CheckContext) -> Outcome:
@@ -252,7 +253,7 @@ def admission_enforcement(inventory: Inventory, context: CheckContext) -> Outcom
         "Set failurePolicy Fail on the engine's workload webhooks and run the engine highly "
         "available (exempt its own namespace to avoid a deadlock)."
     ),
-    needs=WEBHOOK_NEEDS,
+    evidence=WEBHOOK_NEEDS,
     references=(GKE_I2, CIS_5_2_1),
 )
 def webhooks_fail_open(inventory: Inventory, context: CheckContext) -> Outcome:

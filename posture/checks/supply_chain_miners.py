@@ -118,7 +118,7 @@ def _is_miner(signals: list[tuple[int, str]]) -> bool:
         "Delete the workload, find how it was created (audit logs, anonymous bindings, exposed "
         "dashboards), rotate credentials, and restrict registries at admission."
     ),
-    needs=WORKLOAD_NEEDS,
+    evidence=WORKLOAD_NEEDS,
     references=(
         NSA("Pod security", title="Build secure images; scan them"),
         CIS_GKE("5.1.4", title="Only trusted container images"),

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusters.inventory import Inventory
-from posture.checks import network  # noqa: F401  (registers the network checks)
+from clusters.inventory import Inventory, KindStatus
+from posture.checks import (
+    netpol_calico,
+    netpol_cilium,
+    network,  # noqa: F401  (registers the network checks)
+)
 from posture.checks.base import REGISTRY, CheckContext, Outcome, run_check
 from posture.workloads import WORKLOAD_NEEDS
+
+ENGINE_KEYS = (*netpol_cilium.KEYS, *netpol_calico.KEYS)
 
 JSON = dict[str, Any]
 
@@ -87,8 +93,13 @@ def ingress(
 
 
 def cluster(*deployments: JSON, **kinds: list[JSON]) -> Inventory:
-    """Workload kinds are always listed (empty unless given); other kinds only when passed."""
+    """Workload kinds are always listed (empty unless given); other kinds only when passed.
+
+    Policy engines (Cilium, Calico) are not installed: their kinds are not served.
+    """
     inventory = Inventory()
+    for key in ENGINE_KEYS:
+        inventory.set_missing(key, KindStatus.NOT_SERVED, "the add-on is not installed")
     for key in WORKLOAD_NEEDS:
         inventory.set_objects(key, [])
     inventory.set_objects("deployments", list(deployments))

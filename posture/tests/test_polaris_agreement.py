@@ -279,7 +279,7 @@ def _compare(case: dict[str, Any]) -> Comparison:
     check = REGISTRY.get(check_id)
     if check is None:
         return Comparison(case, check_id, "not implemented")
-    result = run_check(check, inventory_for(case, check.needs), CheckContext())
+    result = run_check(check, inventory_for(case, check.inputs), CheckContext())
     verdict = {Status.FAIL: "fail", Status.PASS: "pass", Status.NOT_APPLICABLE: "pass"}
     got = verdict.get(result.status, str(result.status))
     fragment = CONCEPT_DETAIL.get(case["concept"])

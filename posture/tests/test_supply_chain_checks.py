@@ -63,8 +63,21 @@ def test_it_passes_fixed_tags_and_digests() -> None:
     assert run("supply_chain.digest_pinning", inventory).status == Status.PASS
 
 
-def test_it_is_unknown_when_pods_were_not_collected() -> None:
+def test_it_still_fails_a_template_when_pods_were_not_collected_and_says_so() -> None:
     inventory = cluster(deployment("web", "frontend", container("web", "nginx")))
+    inventory.set_missing("pods", KindStatus.FORBIDDEN, "pods is forbidden")
+
+    outcome = run("supply_chain.mutable_tags", inventory)
+
+    # The template in hand runs a mutable tag whatever the pods say: evidence is never hidden.
+    assert outcome.status == Status.FAIL
+    assert {(a.kind, a.namespace) for a in outcome.affected} == {("Deployment", "web")}
+    assert "pods forbidden" in outcome.summary
+    assert outcome.missing == ("pods",)
+
+
+def test_it_is_unknown_when_pods_were_not_collected_and_nothing_else_fails() -> None:
+    inventory = cluster(deployment("web", "frontend", container("web", "nginx@" + DIGEST)))
     inventory.set_missing("pods", KindStatus.FORBIDDEN, "pods is forbidden")
 
     outcome = run("supply_chain.mutable_tags", inventory)
@@ -80,6 +93,33 @@ def test_it_fails_images_not_pinned_by_digest() -> None:
 
     assert names(outcome) == [("Deployment", "web", "frontend")]
     assert REGISTRY["supply_chain.digest_pinning"].severity == Severity.LOW
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        "sha256:" + "A" * 64,  # upper case: not the OCI encoding
+        "sha256:" + "a" * 63,  # a digit short
+        "sha256:" + "a" * 65,
+        "sha512:" + "a" * 32,  # sha512 is 128 hex
+        "sha256:" + "g" * 64,  # not hex
+        "md5:" + "a" * 32,  # not a registered algorithm
+        "sha256:",
+    ],
+)
+def test_it_does_not_count_a_malformed_digest_as_pinned(digest: str) -> None:
+    inventory = cluster(deployment("web", "frontend", container("web", f"nginx@{digest}")))
+
+    assert run("supply_chain.digest_pinning", inventory).status == Status.FAIL
+    assert run("supply_chain.mutable_tags", inventory).status == Status.FAIL
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "0f" * 32, "sha512:" + "ab" * 64])
+def test_it_counts_an_oci_digest_as_pinned(digest: str) -> None:
+    inventory = cluster(deployment("web", "frontend", container("web", f"nginx:1.27@{digest}")))
+
+    assert run("supply_chain.digest_pinning", inventory).status == Status.PASS
+    assert run("supply_chain.mutable_tags", inventory).status == Status.PASS
 
 
 def test_it_fails_latest_without_pull_policy_always() -> None:

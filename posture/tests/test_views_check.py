@@ -72,7 +72,11 @@ def test_it_says_why_a_check_is_unknown(auditor, known_checks):
         kind_status={"clusterrolebindings": "forbidden"},
         kind_errors={"clusterrolebindings": "forbidden by RBAC"},
     )
-    make_evaluation(cluster, run=run, results=[{"check_id": CHECK, "status": "unknown"}])
+    make_evaluation(
+        cluster,
+        run=run,
+        results=[{"check_id": CHECK, "status": "unknown", "missing": ["clusterrolebindings"]}],
+    )
 
     body = auditor.get(evidence(cluster)).content.decode()
 

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from clusters.collection import run_execute
 from clusters.models import Cluster, CollectionRun
 from clusters.services import CollectionAlreadyActive, RegistrationError, collection_request
+from pipeline.collection import collection_execute
 
 
 class Command(BaseCommand):
@@ -38,7 +38,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued collection {run.pk} of {cluster.name}.")
             return
         self.stdout.write(f"Collecting {cluster.name} (run {run.pk})...")
-        finished = run_execute(
+        finished = collection_execute(
             run_id=run.pk,
             echo=lambda message: self.stdout.write(f"  {message}"),
             send_alerts_inline=True,

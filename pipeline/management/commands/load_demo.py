@@ -12,8 +12,8 @@ from django.utils import timezone
 from clusters.bundles import read_bundle
 from clusters.models import Cluster
 from clusters.services import cluster_register
-from history.demo import DEFAULT_DAYS, DemoHistory, DemoHistorySkipped, demo_history_create
-from history.services import fleet_days_refresh
+from pipeline.demo import DEFAULT_DAYS, DemoHistory, DemoHistorySkipped, demo_history_create
+from posture.rollups import fleet_days_refresh
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo" / "bundles"
 DEMO_CLUSTERS = {

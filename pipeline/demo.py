@@ -4,8 +4,9 @@ Each demo cluster has a story: episodes that were true of it for a stretch of th
 privileged debug pod, Kubernetes 1.34 before the upgrade, the Deployment's previous
 ReplicaSet before a rollout, ...). Every back-dated collection evaluates the cluster's real
 inventory, read from its evidence bundle, with the episodes of its day applied, through the
-same `evaluation_create` a collection uses and in time order, so findings open, resolve and
-reopen, and daily rollups fill, exactly as real collections would have left them.
+same `pipeline.collection.inventory_record` a collection uses and in time order, so findings
+open, resolve and reopen, and daily rollups fill, exactly as real collections would have left
+them.
 
 Episodes sit at fractions of the history's length (1.0 its first day, 0.0 today), so a
 short history tells the same story compressed. Every episode has ended by the last day of
@@ -14,7 +15,7 @@ comes after, changes nothing, so the posture shown today is exactly the bundle's
 collection finds no regression to email about.
 
 Nothing here alerts: regression emails belong to collections as they happen
-(clusters.collection.run_execute); a story of the past is not news.
+(pipeline.collection.collection_execute); a story of the past is not news.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from accounts.roles import ADMIN, SECURITY_ENGINEER, roles_sync
 from clusters.collection import finished_run_fields
 from clusters.inventory import Inventory
 from clusters.models import Cluster, CollectionRun
-from compliance.services import evaluation_rescore, waiver_approve, waiver_request
-from history.demo_stories import STORIES, Story, inventory_copy, story_day
-from posture.services import evaluation_create
+from compliance.services import waiver_approve, waiver_request
+from pipeline.collection import inventory_record
+from pipeline.demo_stories import STORIES, Story, inventory_copy, story_day
 
 DEFAULT_DAYS = 90
 # Collections in the last week come four times a day, as a live cluster's schedule would; older
@@ -119,7 +120,7 @@ def _demo_people() -> tuple[User, User]:
 def _run_create(
     *, cluster: Cluster, variant: Inventory, at: datetime, build_seconds: float
 ) -> CollectionRun:
-    """A finished scheduled run as clusters.collection.run_execute would have stored it."""
+    """A scheduled run as a collection would have claimed it (inventory_record finishes it)."""
     return CollectionRun.objects.create(
         cluster=cluster,
         trigger=CollectionRun.Trigger.SCHEDULE,
@@ -160,7 +161,7 @@ def demo_history_create(
     so a worker collects the bundle only after its history exists (the pending run is locked
     until then). The cluster's own latest run stays its latest; its latest evaluation is the
     newest of the history until that run finishes. The fleet's daily rows span every cluster:
-    refresh them (history.services.fleet_days_refresh) once all clusters have their history.
+    refresh them (posture.rollups.fleet_days_refresh) once all clusters have their history.
     """
     started = time.perf_counter()
     # Held to the end of the transaction: a worker claiming the registration's run waits.
@@ -202,7 +203,7 @@ def demo_history_create(
             continue
         if event == "waiver approval" and waiver is not None:
             _, approver = _demo_people()
-            # Rescores the newest evaluation of the history as of `at`, as an approval then would.
+            # Re-derives the newest evaluation of the history as of `at`, as an approval then would.
             waiver_approve(waiver=waiver, by=approver, now=at)
             result.waivers += 1
             continue
@@ -221,14 +222,12 @@ def demo_history_create(
             at=at,
             build_seconds=time.perf_counter() - building,
         )
-        evaluating = time.perf_counter()
-        evaluation = evaluation_create(run=run, inventory=variant, created_at=at)
-        if waiver is not None:
-            evaluation_rescore(evaluation, now=at)  # as run_execute does when waivers exist
-        CollectionRun.objects.filter(pk=run.pk).update(
-            evaluate_seconds=round(time.perf_counter() - evaluating, 3)
+        inventory_record(
+            run=run,
+            inventory=variant,
+            fetch_seconds=time.perf_counter() - building,
+            created_at=at,
         )
-        Cluster.objects.filter(pk=cluster.pk).update(latest_evaluation=evaluation)
         result.collections += 1
         if run.kubernetes_version and run.kubernetes_version not in result.versions:
             result.versions.append(run.kubernetes_version)

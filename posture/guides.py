@@ -1,12 +1,17 @@
-"""Hardening guides as data: `compliance/guides/<slug>.yaml`, loaded into Guide/Section/Item.
+"""Hardening guides as data: `posture/guides/<slug>.yaml`, loaded into Guide/Section/Item.
 
-(The YAML folder has no `__init__.py`, so `import compliance.guides` finds this module.)
+(The YAML folder has no `__init__.py`, so `import posture.guides` finds this module.)
 
 An item is judged by its explicit `checks` plus every check whose
 `Reference(guide=<slug>, id=<item id or alias>, version=<guide version or empty>)` names it, so
-a check module that cites a guide id lands on the checklist without touching the data. Items no
-check judges are `manual` (they await an attestation), `provider_owned` on a distribution (not
-applicable there, with the reason), or `not_applicable` everywhere (superseded).
+a check module that cites a guide id lands on the checklist without touching the data. An
+explicit entry may name one control of a check, `check.id/control` (`pss.baseline/sysctls`):
+the item is then judged by that control alone, never by the check's aggregate verdict, which
+may fail for another control's reason. A guide with `join_references: false` is judged only by
+its explicit entries (the Pod Security Standards: each item is exactly one upstream control).
+Items no check judges are `manual` (they await an attestation), `provider_owned` on a
+distribution (not applicable there, with the reason), or `not_applicable` everywhere
+(superseded).
 
 Structural mistakes in a file raise GuideError when it loads. Explicit check ids that the
 catalog does not define are reported by `problems()`, which the test suite asserts is empty:
@@ -23,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from posture.checks.base import Check
+from posture.checks.base import REGISTRY, Check
 
 GUIDES_DIR = Path(__file__).resolve().parent / "guides"
 EVIDENCE_CLASSES = frozenset({"K8S", "K8S-PRIV", "GKE", "GCP-OTHER", "NODE", "PROBE", "MANUAL"})
@@ -99,6 +104,12 @@ class Guide:
     sections: tuple[Section, ...]
     primary: bool = False
     applies_to: tuple[str, ...] = ()
+    join_references: bool = True
+
+    @property
+    def label(self) -> str:
+        """The guide as a person names it: its title and edition."""
+        return f"{self.title} {self.version}" if self.version != "latest" else self.title
 
     @property
     def items(self) -> list[Item]:
@@ -189,6 +200,7 @@ def guide_parse(document: Any, *, where: str) -> Guide:
         sections=tuple(sections),
         primary=bool(document.get("primary", False)),
         applies_to=_distributions(document.get("applies_to"), f"{where} applies_to"),
+        join_references=bool(document.get("join_references", True)),
     )
 
 
@@ -196,6 +208,8 @@ def guide_join(guide: Guide, checks: Iterable[Check]) -> Guide:
     """The guide with every check that cites one of its items added to that item."""
     joined: dict[str, list[str]] = {item.id: list(item.explicit_checks) for item in guide.items}
     by_key: dict[str, list[Item]] = {}
+    if not guide.join_references:
+        checks = ()
     for item in guide.items:
         for key in item.match_keys():
             by_key.setdefault(key, []).append(item)
@@ -205,7 +219,9 @@ def guide_join(guide: Guide, checks: Iterable[Check]) -> Guide:
                 continue
             full = f"{ref.id}|{ref.title}".lower()
             for item in by_key.get(full) or by_key.get(ref.id.lower(), []):
-                if check.id not in joined[item.id]:
+                # An item that names one control of this check is judged by that control only.
+                named = {verdict_key_check(key) for key in joined[item.id]}
+                if check.id not in named:
                     joined[item.id].append(check.id)
     return replace(
         guide,
@@ -237,9 +253,6 @@ def guides_load(directory: Path = GUIDES_DIR) -> list[Guide]:
 @cache
 def guides() -> dict[str, Guide]:
     """All guides, joined with the check catalog, by slug (primary first)."""
-    from posture import checks as _load  # noqa: F401  (registers every check)
-    from posture.checks.base import REGISTRY
-
     catalog = list(REGISTRY.values())
     return {guide.slug: guide_join(guide, catalog) for guide in guides_load()}
 
@@ -248,13 +261,37 @@ def guide_get(slug: str) -> Guide | None:
     return guides().get(slug)
 
 
+def distribution_of(kubernetes_version: str) -> str:
+    """ "gke", "other" (a known non-GKE build) or "" (not collected yet: assume nothing)."""
+    if not kubernetes_version:
+        return ""
+    return "gke" if "-gke." in kubernetes_version else "other"
+
+
+# References may cite a source that has no checklist of its own.
+_SOURCES_WITHOUT_GUIDE = {"rampart": "Rampart"}
+
+
+def guide_label(slug: str) -> str:
+    """How a reference's source is named on pages: the guide's title, else a known source."""
+    guide = guides().get(slug)
+    if guide is not None:
+        return guide.title
+    return _SOURCES_WITHOUT_GUIDE.get(slug, slug)
+
+
+def verdict_key_check(key: str) -> str:
+    """The check id of an item's judging entry: `pss.baseline/sysctls` -> `pss.baseline`."""
+    return key.split("/", 1)[0]
+
+
 def items_for_check(check_id: str) -> list[tuple[Guide, Item]]:
     """Every guide item a check judges, for the catalog."""
     return [
         (guide, item)
         for guide in guides().values()
         for item in guide.items
-        if check_id in item.checks
+        if check_id in {verdict_key_check(key) for key in item.checks}
     ]
 
 
@@ -263,7 +300,7 @@ def problems(all_guides: Iterable[Guide], catalog: Mapping[str, Check]) -> list[
     found = []
     for guide in all_guides:
         for item in guide.items:
-            unknown = [c for c in item.explicit_checks if c not in catalog]
+            unknown = [c for c in item.explicit_checks if verdict_key_check(c) not in catalog]
             if unknown:
                 found.append(f"{guide.slug} {item.id}: unknown check ids {unknown}")
             if not (item.checks or item.manual or item.provider_owned or item.not_applicable):

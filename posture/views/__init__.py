@@ -1,0 +1,1 @@
+"""Views of the posture app: the fleet, a cluster's posture, one check, the score formula."""

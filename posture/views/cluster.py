@@ -1,0 +1,116 @@
+"""A cluster's page: its stored posture by area, what each failing check costs, its runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from clusters.access import get_cluster_for_user
+from clusters.forms import BundleUploadForm
+from clusters.models import Cluster
+from clusters.rows import (
+    affected_rows_html,
+    decimal_text,
+    references_html,
+    runs_context,
+    url_for_each,
+)
+from posture.checks.base import Area, Severity
+from posture.status import UNJUDGED, Status
+from posture.verdicts import CheckView, check_views, gap_lines, reference_rows
+
+AFFECTED_INLINE = 20
+
+
+def _severity_rank(view: CheckView) -> int:
+    return view.check.severity.rank if view.check else -1
+
+
+def _check_row(view: CheckView, check_url: str, run: Any) -> dict[str, Any]:
+    check = view.check
+    references = reference_rows(check)
+    inline = view.affected[:AFFECTED_INLINE]
+    return {
+        "id": view.check_id,
+        "title": view.title,
+        "url": check_url,
+        "status": view.status,
+        "status_label": view.label,
+        "severity": check.severity.value if check else Severity.INFO.value,
+        "summary": view.summary,
+        "score_impact": view.points,
+        "impact_text": decimal_text(view.points, 2),
+        "remediation": check.remediation if check else "",
+        "references": references,
+        "references_html": references_html(references),
+        "affected_total": view.affected_total,
+        "affected_inline": inline,
+        "affected_rows": affected_rows_html(inline),
+        "affected_more": view.affected_total > AFFECTED_INLINE,
+        "waived_total": view.waived_total,
+        "why_unknown": gap_lines(view.missing, run) if view.status in UNJUDGED else [],
+    }
+
+
+def cluster_posture(cluster: Cluster) -> dict[str, Any]:
+    """The latest stored evaluation grouped by area, each failing check with its points."""
+    evaluation = cluster.latest_evaluation
+    if evaluation is None:
+        return {"evaluation": None, "areas": [], "failing": []}
+    check_url = url_for_each("check_detail", "check_id", name=cluster.name)
+    by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = []
+    for view in check_views(evaluation):
+        row = _check_row(view, check_url(view.check_id), evaluation.run)
+        row["rank"] = (Status.order_of(view.status), -_severity_rank(view), view.title)
+        by_area[view.check.area.value if view.check else ""].append(row)
+        rows.append(row)
+    labels = {area.value: area.label for area in Area}
+    areas = []
+    for key in [*labels, *sorted(k for k in by_area if k not in labels)]:
+        checks = sorted(by_area.get(key, []), key=lambda c: c["rank"])
+        areas.append(
+            {
+                "key": key or "other",
+                "label": labels.get(key, "Other checks"),
+                "tally": evaluation.area_scores.get(key) or {},
+                "checks": checks,
+                "points_lost": round(sum(c["score_impact"] for c in checks), 1),
+            }
+        )
+    tallies = [area["tally"] for area in areas]
+    failing = sorted(
+        (row for row in rows if row["status"] == Status.FAIL),
+        key=lambda c: (-c["score_impact"], c["title"]),
+    )
+    return {
+        "evaluation": evaluation,
+        "areas": areas,
+        "failing": failing,
+        "earned": sum(t.get("earned") or 0 for t in tallies),
+        "possible": sum(t.get("possible") or 0 for t in tallies),
+        "waived": sum(t.get("waived") or 0 for t in tallies),
+        "status_counts": [
+            {"status": status, "label": Status.label_of(status), "count": count}
+            for status, count in sorted(
+                evaluation.status_counts.items(), key=lambda kv: Status.order_of(kv[0])
+            )
+        ],
+    }
+
+
+@require_GET
+def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
+    cluster = get_cluster_for_user(request, name)
+    context = {
+        **runs_context(cluster),
+        **cluster_posture(cluster),
+        "owners": list(cluster.owners.order_by("email")),
+        "upload_form": BundleUploadForm(),
+        "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),
+    }
+    return render(request, "clusters/cluster_detail.html", context)
