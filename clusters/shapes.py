@@ -124,7 +124,7 @@ CONTAINER = shape(
         "resources": shape({"limits": map_of(INT_OR_STRING), "requests": map_of(INT_OR_STRING)}),
         "volumeMounts": list_of(shape({"name": STRING, "mountPath": STRING})),
     },
-    required=("name", "image"),
+    required=("name",),
 )
 _CONTAINERS = list_of(CONTAINER)
 POD_SPEC = shape(
@@ -152,7 +152,6 @@ POD_SPEC = shape(
         "nodeSelector": STRING_MAP,
         "os": shape({"name": STRING}),
     },
-    required=("containers",),
 )
 POD_TEMPLATE = shape({"metadata": TEMPLATE_METADATA, "spec": POD_SPEC}, required=("spec",))
 _CONTAINER_STATUSES = list_of(

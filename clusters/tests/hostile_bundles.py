@@ -334,11 +334,11 @@ def object_cases() -> list[ObjectCase]:
             "image must be a string",
         ),
         ObjectCase(
-            "no-image",
+            "image-a-list",
             "pods.json",
-            _in((*first, "image"), _DELETE),
+            _in((*first, "image"), ["nginx"]),
             "pods",
-            "image must be present",
+            "image must be a string",
         ),
         ObjectCase(
             "ports-a-string",
