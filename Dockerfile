@@ -1,11 +1,16 @@
 FROM python:3.12-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 RAMPART_DATA_DIR=/data
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 RAMPART_DATA_DIR=/data \
+    RAMPART_STATIC_ROOT=/app/staticfiles
 WORKDIR /app
 RUN useradd --system --uid 10001 --home /app rampart && mkdir /data && chown rampart /data
-COPY pyproject.toml ./
-RUN pip install --no-cache-dir .
+# The runtime half of the lock: every package pinned, each file checked against its hash.
+COPY requirements-runtime.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements-runtime.lock
 COPY . .
-RUN SECRET_KEY=build-only python manage.py collectstatic --noinput -v 0
-USER rampart
+# Static files live in the image, not in the data volume, so an upgrade serves the new ones.
+RUN SECRET_KEY=build-only RAMPART_DATA_DIR=/tmp/build python manage.py collectstatic --noinput -v 0 \
+    && rm -rf /tmp/build
+# A numeric user, so Kubernetes can verify runAsNonRoot without resolving names.
+USER 10001
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-tmp-dir", "/tmp"]

@@ -2,12 +2,20 @@
 PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV := .venv/bin
 
-.PHONY: run install test test-fast lint fmt typecheck bench bench-smoke demo-bundles check clean
+.PHONY: run install lock test test-fast lint fmt typecheck bench bench-smoke demo-bundles check clean
 
 run:
 	scripts/run.sh
 
 install:
+	scripts/install.sh $(PYTHON)
+
+# Re-resolve requirements*.lock from pyproject.toml after changing a dependency there; pins
+# already in the lock are kept unless pyproject.toml moves them (UPGRADE=1 takes the newest).
+LOCK_FLAGS := --custom-compile-command "make lock" --universal --python-version 3.12 --generate-hashes --quiet $(if $(UPGRADE),--upgrade)
+lock: install
+	$(VENV)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements-runtime.lock
+	$(VENV)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements.lock
 	scripts/install.sh $(PYTHON)
 
 test: install

@@ -5,6 +5,7 @@
     auditor            reads everything, changes nothing
 Approving waivers is the `compliance.approve_waiver` permission (Admin by default): give it to
 whoever approves. Nobody approves their own request. The audit log is for auditors and admins.
+Admins also see failed logins and unlock a locked-out person (django-axes' access attempts).
 """
 
 from __future__ import annotations
@@ -50,8 +51,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "compliance.view_auditevent",
         "alerts.view_notification",
         "alerts.send_test_email",
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
+        "axes.view_accesslog",
     ],
 }
+# What RAMPART_OIDC_GROUP_ROLES names each role (config/settings.py validates the names).
+ROLE_KEYS = {"admin": ADMIN, "security_engineer": SECURITY_ENGINEER, "auditor": AUDITOR}
+# The highest role wins when several groups map to roles.
+ROLE_ORDER = (ADMIN, SECURITY_ENGINEER, AUDITOR)
 
 
 def _permission(codename: str) -> Permission:
@@ -74,7 +82,13 @@ def user_role(user: object) -> str:
         return ADMIN
     groups = getattr(user, "groups", None)
     names = {group.name for group in groups.all()} if groups is not None else set()
-    for role in (ADMIN, SECURITY_ENGINEER, AUDITOR):
+    for role in ROLE_ORDER:
         if role in names:
             return role
     return ""
+
+
+def role_for_groups(groups: list[str], group_roles: dict[str, str]) -> str:
+    """The highest role any of the provider's groups maps to; "" when none does."""
+    granted = {ROLE_KEYS[group_roles[group]] for group in groups if group in group_roles}
+    return next((role for role in ROLE_ORDER if role in granted), "")

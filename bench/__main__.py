@@ -1,9 +1,14 @@
 """`make bench`: Rampart's performance benchmarks, printed as one table.
 
-    python -m bench                 full sizes (collection 1k/10k/50k, 1,000 clusters x 1 year, ...)
+    python -m bench                 full sizes (collection 10k/50k, 1,000 clusters x 1 year, ...)
     python -m bench --smoke         tiny sizes of everything, well under a minute
-    python -m bench --only collection --sizes 10000 --repeats 5
+    python -m bench --only collection --sizes 10000 --repeats 3 --profile
     python -m bench --only pages,storage --fleet 1000 --history-days 365
+
+collection measures `manage.py collect NAME --sync` as a whole process (first, unchanged,
+1 % changed) against the raw fetch floor, over TLS, on the configured database (PostgreSQL
+with DATABASE_URL, else SQLite); bench/realpath.py. --profile adds one run per mode under
+cProfile and writes the profiles to bench/results/.
 
 pages and storage share one generated fleet (bench/history.py); storage runs after pages,
 because it prunes that history.
@@ -25,7 +30,8 @@ from typing import Any
 
 import orjson
 
-from bench import collection, env, report
+from bench import collection, env, realpath, report
+from bench.shapes import SHAPES
 
 SECTIONS = ("collection", "pages", "storage", "scaleout")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -37,8 +43,22 @@ def _args(argv: list[str]) -> argparse.Namespace:
     add("--smoke", action="store_true", help="tiny sizes, 1 repetition: checks the bench works")
     add("--only", default=",".join(SECTIONS), help="comma-separated sections to run")
     add("--repeats", type=int, help="repetitions per measurement (default 3; smoke 1)")
-    add("--sizes", help="pod counts for collection (default 1000,10000,50000; smoke 300)")
+    add("--sizes", help="pod counts for collection (default 10000,50000; smoke 300)")
     add("--page-size", type=int, default=500, help="list page size (limit)")
+    add(
+        "--shape",
+        default="findings",
+        choices=sorted(SHAPES),
+        help="synthetic cluster (bench/shapes.py): findings (~10 open findings a pod) or default",
+    )
+    add(
+        "--profile",
+        nargs="?",
+        const=",".join(realpath.COLLECT_MODES),
+        default="",
+        metavar="MODES",
+        help="also run collect --sync under cProfile (default: every mode), into bench/results/",
+    )
     add("--model-max-pods", type=int, default=10_000, help="skip the model path above this")
     add("--fleet", type=int, help="clusters in the pages/storage fleet (default 1000; smoke 5)")
     add(
@@ -53,9 +73,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     smoke = args.smoke
     args.repeats = args.repeats or (1 if smoke else 3)
-    args.sizes = [
-        int(s) for s in (args.sizes or ("300" if smoke else "1000,10000,50000")).split(",")
-    ]
+    args.sizes = [int(s) for s in (args.sizes or ("300" if smoke else "10000,50000")).split(",")]
+    args.profile = tuple(m.strip() for m in args.profile.split(",") if m.strip())
+    if set(args.profile) - set(realpath.COLLECT_MODES):
+        parser.error(f"--profile takes modes among {', '.join(realpath.COLLECT_MODES)}")
     args.fleet = args.fleet or (5 if smoke else 1000)
     args.history_days = args.history_days or (10 if smoke else 365)
     args.load_seconds = args.load_seconds or (2 if smoke else 10)
@@ -92,15 +113,17 @@ def main(argv: list[str]) -> int:
     }
     try:
         if "collection" in args.only:
-            data = collection.run(
+            results["collection"] = collection.run(
                 args.sizes,
+                bench_env=bench_env,
                 repeats=args.repeats,
                 page_size=args.page_size,
                 model_max_pods=args.model_max_pods,
+                shape=args.shape,
+                profile_modes=args.profile,
+                profile_dir=args.json.parent,
                 log=_log,
             )
-            data["linearity"] = collection.linearity(data["sizes"])
-            results["collection"] = data
         if {"pages", "storage", "scaleout"} & set(args.only):
             env.setup_django(bench_env)
         if "pages" in args.only:

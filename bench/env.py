@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography.fernet import Fernet
+
 from bench.proc import ROOT
 
 
@@ -67,6 +69,8 @@ def prepare() -> BenchEnv:
         SECURE_COOKIES="false",
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",  # testserver: the test Client
         LOG_LEVEL="WARNING",
+        # A configured key, as in production (and no warning from every management command).
+        RAMPART_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
     )
     return env
 
@@ -76,13 +80,13 @@ def _bench_database(url: str) -> str:
 
     parts = urlsplit(url)
     name = (parts.path.lstrip("/") or "postgres") + "_bench"
-    with psycopg.connect(_maintenance(url), autocommit=True) as conn:
+    with psycopg.connect(maintenance_url(url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _maintenance(url: str) -> str:
+def maintenance_url(url: str) -> str:
     """The server's `postgres` database: creating and dropping need not touch the configured one,
     which may not even exist yet."""
     parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
@@ -97,7 +101,7 @@ def cleanup(env: BenchEnv) -> None:
         import psycopg
 
         name = urlsplit(env.database_url).path.lstrip("/")
-        with psycopg.connect(_maintenance(env.admin_url), autocommit=True) as conn:
+        with psycopg.connect(maintenance_url(env.admin_url), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     shutil.rmtree(env.data_dir, ignore_errors=True)
 

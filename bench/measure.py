@@ -1,8 +1,8 @@
 """One measurement in a fresh process, so peak RSS belongs to this run alone.
 
-    python -m bench.measure MODE URL TOKEN PAGE_SIZE
+    python -m bench.measure MODE URL TOKEN PAGE_SIZE [CAFILE]
 
-MODE is one of:
+With CAFILE (https), every mode verifies the server against that CA. MODE is one of:
   collect   clusters.kube.collect, then posture.checks.base.run_all (what a worker does)
   raw       the pods only: paged GETs with urllib3 + orjson.loads, each page dropped after
             parsing (the floor: bytes over HTTP and JSON parsing, nothing else)
@@ -37,10 +37,13 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _raw(url: str, token: str, page_size: int, paths: list[str]) -> dict[str, Any]:
+def _raw(
+    url: str, token: str, page_size: int, paths: list[str], ca_file: str | None
+) -> dict[str, Any]:
     import urllib3
 
-    pool = urllib3.PoolManager(maxsize=1)
+    tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED", "ca_certs": ca_file} if ca_file else {}
+    pool = urllib3.PoolManager(maxsize=1, **tls)
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
     def run() -> dict[str, Any]:
@@ -65,7 +68,9 @@ def _raw(url: str, token: str, page_size: int, paths: list[str]) -> dict[str, An
     return _timed(run)
 
 
-def _collect(url: str, token: str, page_size: int) -> dict[str, Any]:
+def _collect(url: str, token: str, page_size: int, ca_file: str | None) -> dict[str, Any]:
+    import base64
+
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -76,7 +81,8 @@ def _collect(url: str, token: str, page_size: int) -> dict[str, Any]:
     from posture.checks.base import run_all
     from posture.services import check_context
 
-    credentials = Credentials(server=url, token=token, context="bench")
+    ca_data = base64.b64encode(Path(ca_file).read_bytes()).decode() if ca_file else None
+    credentials = Credentials(server=url, token=token, context="bench", ca_data=ca_data)
     phases: dict[str, float] = {}
 
     def run() -> dict[str, Any]:
@@ -96,10 +102,12 @@ def _collect(url: str, token: str, page_size: int) -> dict[str, Any]:
     return out
 
 
-def _model(url: str, token: str, page_size: int) -> dict[str, Any]:
+def _model(url: str, token: str, page_size: int, ca_file: str | None) -> dict[str, Any]:
     from kubernetes import client
 
     configuration = client.Configuration(host=url)
+    if ca_file:
+        configuration.ssl_ca_cert = ca_file
     configuration.api_key = {"BearerToken": token}
     configuration.api_key_prefix = {"BearerToken": "Bearer"}
     api = client.CoreV1Api(client.ApiClient(configuration))
@@ -136,16 +144,17 @@ def _timed(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     mode, url, token, page_size = argv[0], argv[1], argv[2], int(argv[3])
+    ca_file = argv[4] if len(argv) > 4 else None
     if mode == "collect":
-        out = _collect(url, token, page_size)
+        out = _collect(url, token, page_size, ca_file)
     elif mode == "raw":
-        out = _raw(url, token, page_size, ["/api/v1/pods"])
+        out = _raw(url, token, page_size, ["/api/v1/pods"], ca_file)
     elif mode == "raw-all":
         from clusters.resources import RESOURCES
 
-        out = _raw(url, token, page_size, [r.list_path() for r in RESOURCES])
+        out = _raw(url, token, page_size, [r.list_path() for r in RESOURCES], ca_file)
     elif mode == "model":
-        out = _model(url, token, page_size)
+        out = _model(url, token, page_size, ca_file)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     out["mode"] = mode

@@ -6,10 +6,11 @@
 `objects` maps every resource key of clusters/resources.py to a list of API objects shaped as
 the API server returns them (kind/apiVersion, full metadata with a large
 `kubectl.kubernetes.io/last-applied-configuration` and managedFields, spec, status). Sizes
-scale with the pod count: a Deployment and its ReplicaSet per ~10 pods, a namespace per ~50,
-a node per ~30, a Service per Deployment, a default-deny NetworkPolicy in most namespaces, a
-Role and RoleBinding per namespace. A deterministic share of Deployments carry findings
-(privileged, hostNetwork, hostPath, `:latest`), so checks have work to do.
+scale with the pod count: a namespace per ~50 pods, a node per ~30, a Deployment, its
+ReplicaSet and a Service per 10 pods (the default shape) or per 1-2 pods (`shape="findings"`,
+about ten open findings a pod), a default-deny NetworkPolicy in most namespaces, a Role and
+RoleBindings per namespace. The shape (bench/shapes.py) decides which templates fail which
+checks, deterministically, so checks have work to do.
 
 Fast and memory-aware: a Deployment's pod template is built once; its pods share labels,
 annotations, managedFields, containers and volumes and differ only in name, uid, node, IPs and
@@ -26,20 +27,26 @@ from typing import Any
 
 import orjson
 
+from bench.podfields import admitted
+from bench.shapes import SHAPES, Shape
 from clusters.resources import BY_KEY, RESOURCES
 
 JSON = dict[str, Any]
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _BASE_TIME = datetime(2026, 10, 1, 8, 0, 0, tzinfo=UTC)
 _VERSION = "v1.35.8"
-PODS_PER_DEPLOYMENT = 10
 PODS_PER_NAMESPACE = 50
 PODS_PER_NODE = 30
 
 
-def synthetic_cluster(pods: int, *, seed: int = 0) -> tuple[dict[str, list[JSON]], JSON]:
-    """(objects by resource key, GET /version body) of a cluster running `pods` pods."""
-    return _Synth(pods, seed).build()
+def synthetic_cluster(
+    pods: int, *, seed: int = 0, shape: str = "default"
+) -> tuple[dict[str, list[JSON]], JSON]:
+    """(objects by resource key, GET /version body) of a cluster running `pods` pods.
+
+    `shape` (bench/shapes.py) chooses the Deployments' replicas and pod templates.
+    """
+    return _Synth(pods, seed, SHAPES[shape]).build()
 
 
 def write_bundle(objects: dict[str, list[JSON]], version: JSON, directory: Path) -> None:
@@ -66,10 +73,11 @@ def _stamp(seconds: float) -> str:
 
 
 class _Synth:
-    def __init__(self, pods: int, seed: int) -> None:
+    def __init__(self, pods: int, seed: int, shape: Shape) -> None:
         if pods < 0:
             raise ValueError("pods must be >= 0")
         self.pods = pods
+        self.shape = shape
         self.rng = random.Random(seed)
         self.rv = 1000
         self.objects: dict[str, list[JSON]] = {resource.key: [] for resource in RESOURCES}
@@ -127,9 +135,9 @@ class _Synth:
         remaining = self.pods
         index = 0
         while remaining > 0:
-            replicas = min(PODS_PER_DEPLOYMENT, remaining)
+            replicas = min(self.shape.replicas(index), remaining)
             namespace = self.namespaces[
-                (index // (PODS_PER_NAMESPACE // PODS_PER_DEPLOYMENT)) % len(self.namespaces)
+                (index // self.shape.deployments_per_namespace) % len(self.namespaces)
             ]
             self._deployment(index, namespace, replicas)
             remaining -= replicas
@@ -215,70 +223,9 @@ class _Synth:
                     },
                 )
 
-    def _template(self, index: int, app: str) -> tuple[JSON, JSON]:
-        """(pod labels, pod spec) shared by every pod of one Deployment."""
-        latest = index % 23 == 5
-        tag = "latest" if latest else f"1.{index % 40}.{index % 7}"
-        image = f"registry.example.com/apps/{app}:{tag}"
-        restricted = {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-        }
-        app_context = {"privileged": True} if index % 17 == 3 else restricted
-        mounts = [{"name": "config", "mountPath": "/etc/app", "readOnly": True}]
-        volumes: list[JSON] = [{"name": "config", "configMap": {"name": f"{app}-config"}}]
-        if index % 31 == 7:
-            volumes.append({"name": "host", "hostPath": {"path": "/var/lib", "type": "Directory"}})
-            mounts.append({"name": "host", "mountPath": "/host"})
-        containers = [
-            {
-                "name": "app",
-                "image": image,
-                "imagePullPolicy": "Always" if latest else "IfNotPresent",
-                "ports": [{"containerPort": 8080, "name": "http", "protocol": "TCP"}],
-                "env": [{"name": f"SETTING_{n}", "value": f"value-{n}-{app}"} for n in range(8)],
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"memory": "256Mi"},
-                },
-                "securityContext": app_context,
-                "volumeMounts": mounts,
-                "terminationMessagePath": "/dev/termination-log",
-                "terminationMessagePolicy": "File",
-            },
-            {
-                "name": "proxy",
-                "image": "registry.example.com/platform/envoy:1.31.2@sha256:" + "ab" * 32,
-                "imagePullPolicy": "IfNotPresent",
-                "args": ["--config-path", "/etc/envoy/envoy.yaml", "--log-level", "warn"],
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "64Mi"},
-                    "limits": {"memory": "128Mi"},
-                },
-                "securityContext": restricted,
-                "terminationMessagePath": "/dev/termination-log",
-                "terminationMessagePolicy": "File",
-            },
-        ]
-        spec = {
-            "containers": containers,
-            "volumes": volumes,
-            "serviceAccountName": "default",
-            "securityContext": {"runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-            "restartPolicy": "Always",
-            "dnsPolicy": "ClusterFirst",
-            "schedulerName": "default-scheduler",
-            "terminationGracePeriodSeconds": 30,
-        }
-        if index % 29 == 11:
-            spec["hostNetwork"] = True
-        return {"app": app, "tier": "backend"}, spec
-
     def _deployment(self, index: int, namespace: str, replicas: int) -> None:
         app = f"svc-{index:05d}"
-        labels, spec = self._template(index, app)
+        labels, spec = self.shape.template(index, app)
         template = {"metadata": {"labels": labels}, "spec": spec}
         deployment_spec = {
             "replicas": replicas,
@@ -374,6 +321,17 @@ class _Synth:
         created = self.rng.randrange(86400 * 20)
         created_at, started_at = _stamp(created), _stamp(created + 2)
         running = {"running": {"startedAt": _stamp(created + 4)}}
+        pod_spec = spec
+        if self.shape.admitted_pods:  # pods as stored, several times their template's size
+            pod_spec, statuses, conditions, managed = admitted(
+                spec=spec,
+                statuses=statuses,
+                labels=rs_labels,
+                owner=rs_owner,
+                token_suffix=self.suffix(5),
+                created=created_at,
+                started=started_at,
+            )
         names: set[str] = set()
         for replica in range(replicas):
             name = f"{rs_name}-{self.suffix(5)}"
@@ -404,7 +362,7 @@ class _Synth:
                         "ownerReferences": rs_owner,
                         "managedFields": managed,
                     },
-                    "spec": {**spec, "nodeName": self.nodes[node_index]},
+                    "spec": {**pod_spec, "nodeName": self.nodes[node_index]},
                     "status": {
                         "phase": "Running",
                         "conditions": conditions,

@@ -23,6 +23,7 @@ from django.utils import timezone
 from clusters.inventory import Inventory, KindStatus
 from clusters.models import Cluster, CollectionRun
 from clusters.redaction import redact
+from clusters.resources import EXTRA_INPUTS
 
 Progress = Callable[[str], None]
 INCOMPLETE = (
@@ -93,7 +94,10 @@ def run_fail(run: CollectionRun, error: str) -> CollectionRun:
 def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
     """What a completed run records of its inventory: status, versions, counts, gaps."""
     incomplete = {
-        key: status for key, status in inventory.kind_status.items() if status in INCOMPLETE
+        key: status
+        for key, status in inventory.kind_status.items()
+        # An extra input (provider data, node results) that was simply not supplied is normal.
+        if status in INCOMPLETE and not (key in EXTRA_INPUTS and status == KindStatus.NOT_COLLECTED)
     }
     return {
         "status": CollectionRun.Status.PARTIAL if incomplete else CollectionRun.Status.SUCCEEDED,

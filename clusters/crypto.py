@@ -64,5 +64,14 @@ def rotate(token: bytes) -> bytes:
         raise CredentialsUnreadable("no configured key decrypts these credentials") from exc
 
 
+def key_fingerprints() -> list[str]:
+    """Short identifiers of the configured keys, first (encrypting) key first; not secret.
+
+    Backups record them, so a restore can say which keys the credentials it holds need.
+    """
+    keys = [key.encode() for key in settings.RAMPART_ENCRYPTION_KEYS] or [_derived_key()]
+    return [hashlib.sha256(b"rampart-key-fingerprint:" + key).hexdigest()[:16] for key in keys]
+
+
 def generate_key() -> str:
     return Fernet.generate_key().decode()

@@ -155,3 +155,27 @@ BY_GROUP_KIND: dict[tuple[str, str], Resource] = {(r.group, r.kind): r for r in 
 # By kind alone, for objects that carry no apiVersion: the first (built-in) resource wins, which
 # reversing the tuple gives (later duplicates are written first and overwritten).
 BY_KIND: dict[str, Resource] = {r.kind: r for r in reversed(RESOURCES)}
+
+
+@dataclass(frozen=True)
+class ExtraInput:
+    """Evidence beside the Kubernetes API that checks may need: a provider's cluster resource,
+    node-level benchmark results. Its key lives in Inventory.kind_status like a resource's (so
+    the check runner, unknown causes and run records treat it alike), but it is not listed from
+    the API; a source sets its status. Absent is normal: it never makes a run partial, and the
+    checks needing it are unknown (their checklist items stay manual)."""
+
+    key: str
+    description: str
+
+
+# Filled by the modules that read each input (a provider link, kube-bench import), by key.
+EXTRA_INPUTS: dict[str, ExtraInput] = {}
+
+
+def extra_input(key: str, description: str) -> ExtraInput:
+    """Declare an extra input once, where it is read; returns it for the declaring module."""
+    found = EXTRA_INPUTS.setdefault(key, ExtraInput(key, description))
+    if found.description != description:
+        raise ValueError(f"extra input {key!r} declared twice")
+    return found

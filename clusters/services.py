@@ -366,12 +366,28 @@ def cluster_owners_set(*, cluster: Cluster, owners: Iterable[str]) -> None:
             ClusterOwner.objects.get_or_create(cluster=cluster, email=email)
 
 
+@transaction.atomic
 def credentials_rotate_all() -> int:
-    """Re-encrypt every stored credential with the first configured key."""
-    count = 0
-    for cluster in Cluster.objects.exclude(credentials=b"").only("pk", "credentials"):
-        Cluster.objects.filter(pk=cluster.pk).update(
-            credentials=crypto.rotate(bytes(cluster.credentials))
+    """Re-encrypt every stored credential with the first configured key; all or nothing.
+
+    Raises CredentialsUnreadable, naming the clusters, when any credential is readable by no
+    configured key (the old key was removed before rotating): nothing is rewritten then, so
+    putting the old key back and rotating again loses nothing.
+    """
+    clusters = Cluster.objects.exclude(credentials=b"").only("pk", "name", "credentials")
+    rotated: dict[int, bytes] = {}
+    unreadable: list[str] = []
+    for cluster in clusters.select_for_update().order_by("name"):
+        try:
+            rotated[cluster.pk] = crypto.rotate(bytes(cluster.credentials))
+        except crypto.CredentialsUnreadable:
+            unreadable.append(cluster.name)
+    if unreadable:
+        raise crypto.CredentialsUnreadable(
+            f"no key in RAMPART_ENCRYPTION_KEYS decrypts the credentials of "
+            f"{', '.join(unreadable)}: put the old key back after the new one and rotate "
+            "again (or register those clusters again); nothing was re-encrypted"
         )
-        count += 1
-    return count
+    for pk, token in rotated.items():
+        Cluster.objects.filter(pk=pk).update(credentials=token)
+    return len(rotated)

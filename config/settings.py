@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "csp",
+    "axes",
     "accounts",
     "clusters",
     "posture",
@@ -123,19 +124,25 @@ INSTALLED_APPS = [
     "alerts",
     "history",
     "pipeline",
+    "backups",
 ]
 
 MIDDLEWARE = [
+    # Answers /healthz and /readyz before host validation: kubelet probes carry the pod's IP.
+    "config.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionExpiryMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -178,6 +185,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a real worker process in the test suite sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-rampart.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# `manage.py backup` writes fixtures with microsecond timestamps (Django's JSON keeps ms).
+SERIALIZATION_MODULES = {"rampartjson": "backups.serializer"}
 
 CACHES = {
     "default": {
@@ -197,13 +206,77 @@ SESSION_ENGINE = (
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("RAMPART_PASSWORD_MIN_LENGTH", 12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out username + address before any password is hashed.
+# The single sign-on backend answers only its own callback, and only when it is enabled.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.sso.SsoBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "fleet"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Login throttling (django-axes) -----------------------------------------------------------
+# After this many failed logins for one username from one address, that pair is refused for the
+# cool-off, which restarts with every further attempt during it. An admin unlocks earlier by
+# deleting the attempt (Admin > Axes > Access attempts) or `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = env_int("RAMPART_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("RAMPART_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login clears that pair's failures
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"  # the styled page, HTTP 429
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_address"
+# Behind this many reverse proxies the client is the address they appended to X-Forwarded-For;
+# 0 uses the connection's address (REMOTE_ADDR) and ignores the header, which a client can forge.
+RAMPART_PROXY_COUNT = env_int("RAMPART_PROXY_COUNT", 0)
+if AXES_FAILURE_LIMIT < 1 or RAMPART_PROXY_COUNT < 0:
+    raise ImproperlyConfigured(
+        "RAMPART_LOGIN_FAILURE_LIMIT must be at least 1 and RAMPART_PROXY_COUNT at least 0"
+    )
+
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc); off unless enabled ---------------
+RAMPART_OIDC_ENABLED = env_bool("RAMPART_OIDC_ENABLED", False)
+OIDC_RP_CLIENT_ID = env_str("RAMPART_OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env_secret("RAMPART_OIDC_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("RAMPART_OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("RAMPART_OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("RAMPART_OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("RAMPART_OIDC_JWKS_ENDPOINT")
+# When set, the ID token's `iss` must be exactly this (the provider's issuer URL).
+RAMPART_OIDC_ISSUER = env_str("RAMPART_OIDC_ISSUER")
+OIDC_RP_SIGN_ALGO = env_str("RAMPART_OIDC_SIGN_ALGORITHM", "RS256")
+OIDC_RP_SCOPES = env_str("RAMPART_OIDC_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True  # the code is useless to whoever intercepts the redirect
+OIDC_TIMEOUT = env_int("RAMPART_OIDC_TIMEOUT", 10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+# The claim listing a person's groups, and which group grants which role (roles: admin,
+# security_engineer, auditor). The role is recomputed at every sign-in; no mapped group, no role.
+RAMPART_OIDC_GROUPS_CLAIM = env_str("RAMPART_OIDC_GROUPS_CLAIM", "groups")
+RAMPART_OIDC_ROLE_KEYS = ("admin", "security_engineer", "auditor")
+
+
+def _group_roles(name: str) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in env_list(name):
+        group, _, role = item.rpartition(":")
+        if not group or role.strip() not in RAMPART_OIDC_ROLE_KEYS:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not GROUP:ROLE with ROLE one of "
+                + ", ".join(RAMPART_OIDC_ROLE_KEYS)
+            )
+        mapping[group.strip()] = role.strip()
+    return mapping
+
+
+RAMPART_OIDC_GROUP_ROLES = _group_roles("RAMPART_OIDC_GROUP_ROLES")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -211,7 +284,9 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# The image collects static files into itself (RAMPART_STATIC_ROOT), so an upgrade serves the new
+# ones rather than those a data volume kept from the first image.
+STATIC_ROOT = Path(env_str("RAMPART_STATIC_ROOT", str(DATA_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -235,13 +310,22 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# A session ends at the first of: the browser closing, RAMPART_SESSION_IDLE_MINUTES without a
+# page view (background polling does not count), or SESSION_COOKIE_AGE seconds after sign-in.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+RAMPART_SESSION_IDLE_MINUTES = env_int("RAMPART_SESSION_IDLE_MINUTES", 30)  # 0: no idle limit
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+# HSTS whenever Rampart is served over HTTPS (SECURE_COOKIES): a year, subdomains included.
+# Django sends it on HTTPS responses only, so plain http on 127.0.0.1 (`make run`) is unaffected.
+# `preload` only consents to the browsers' list; submitting the domain there is a separate step.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SECURE_COOKIES else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
 )
@@ -424,5 +508,7 @@ LOGGING = {
         # The client logs request bodies at DEBUG, which could include tokens.
         "kubernetes": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Failed and locked-out logins are warnings; every successful one at INFO is noise.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -30,8 +30,25 @@ def test_bench_smoke_prints_the_table(tmp_path: Path) -> None:
     header = next(line for line in lines if line.startswith("| section"))
     for column in ("case", "wall s", "CPU s", "peak RSS MB", "value", "target", "ok"):
         assert column in header
-    for section in ("collection", "pages", "storage", "scale-out"):
+    for section in ("collection (real path)", "collection (breakdown)", "pages", "storage"):
         assert any(line.startswith(f"| {section} ") for line in lines), section
+    assert any(line.startswith("| scale-out ") for line in lines)
+    # The real path ran end to end: registered over TLS, collected three times as whole
+    # processes, findings counted from the database after each.
+    real = {
+        cells[1]: cells
+        for line in lines
+        if line.startswith("| collection (real path)")
+        for cells in [[cell.strip() for cell in line.split("|")[1:-1]]]
+    }
+    assert any(case.startswith("300 pods (findings shape), TLS, ") for case in real)
+    for mode in ("floor", "start-up", "first", "unchanged", "changed-1%"):
+        row = next(cells for case, cells in real.items() if case.startswith(f"300 pods: {mode}:"))
+        assert float(row[2]) > 0 and float(row[4].replace(",", "")) > 0, row
+        if mode not in ("floor", "start-up"):
+            assert "x floor; " in row[5] and "open findings" in row[5], row
+            # Findings-heavy: several open findings a pod (about ten with today's checks).
+            assert int(row[5].split("; ")[1].split()[0].replace(",", "")) >= 5 * 300, row
     # The generated history is the real write path's: bench.history checks it against
     # result_set_store, findings and history_prune, and would have failed the run otherwise.
     assert any("generator leaves the same rows" in line for line in lines)

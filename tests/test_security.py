@@ -126,9 +126,10 @@ def test_it_covers_every_dashboard_url(fleet):
     assert names >= {"fleet_trends", "fleet_drift", "cluster_trends", "cluster_compare"}
 
 
-# Public on purpose: the login page, and unsubscribing from an email link, which is authorised
-# by the signed token in the link and changes nothing except that one subscription.
-PUBLIC_PAGES = {"login", "alerts_unsubscribe"}
+# Public on purpose: the login page and the two legs of single sign-on (404 unless enabled), and
+# unsubscribing from an email link, which is authorised by the signed token in the link and
+# changes nothing except that one subscription.
+PUBLIC_PAGES = {"login", "sso_start", "sso_callback", "alerts_unsubscribe"}
 
 
 def test_it_requires_a_login_for_every_url(client, fleet):

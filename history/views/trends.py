@@ -56,8 +56,9 @@ def _cached_fragment() -> dict[str, object]:
     """What the templates' {% cache %} blocks key on besides the page's own arguments.
 
     A year of trends costs some 50 ms to build and draw, and changes only when a collection
-    lands (the cluster's latest evaluation, part of its key) or the 15-minute fleet refresh
-    runs; waiver markers and worst movers may lag by RAMPART_TREND_CACHE_SECONDS.
+    lands or its verdict is derived again (the cluster's latest evaluation and verdict set, part
+    of its key) or the 15-minute fleet refresh runs; waiver markers and worst movers may lag by
+    RAMPART_TREND_CACHE_SECONDS.
     """
     return {
         "trend_cache_seconds": settings.RAMPART_TREND_CACHE_SECONDS,

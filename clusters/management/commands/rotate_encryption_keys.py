@@ -1,7 +1,8 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from clusters.crypto import CredentialsUnreadable
 from clusters.services import credentials_rotate_all
 
 
@@ -9,6 +10,9 @@ class Command(BaseCommand):
     help = "Re-encrypt every stored credential with the first key in RAMPART_ENCRYPTION_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count = credentials_rotate_all()
+        try:
+            count = credentials_rotate_all()
+        except CredentialsUnreadable as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted the credentials of {count} clusters."))
         self.stdout.write("Older keys can now be removed from RAMPART_ENCRYPTION_KEYS.")
