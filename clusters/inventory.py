@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from clusters.redaction import redact
 from clusters.resources import BY_KEY
 
 JSON = dict[str, Any]
@@ -208,7 +209,11 @@ def _trim_status(key: str, status: Any) -> Any:
 
 @dataclass
 class Inventory:
-    """Everything one collection saw. `objects[key]` exists only when `kind_status[key]` is OK."""
+    """Everything one collection saw.
+
+    `objects[key]` exists only when `kind_status[key]` is OK (the complete list) or PARTIAL
+    (the objects that were valid; `has(key)` is False for those, `in_hand(key)` True).
+    """
 
     version: JSON | None = None
     objects: dict[str, list[JSON]] = field(default_factory=dict)
@@ -254,14 +259,15 @@ class Inventory:
 
     def mark_partial(self, key: str, reason: str) -> None:
         """Some listed objects were unreadable and left out; the rest stay, judged as evidence."""
+        self.objects.setdefault(key, [])
         self.kind_status[key] = KindStatus.PARTIAL
-        self.kind_errors[key] = reason
+        self.kind_errors[key] = redact(reason)
         self.forget_derived()
 
     def set_missing(self, key: str, status: KindStatus, reason: str) -> None:
         self.objects.pop(key, None)
         self.kind_status[key] = status
-        self.kind_errors[key] = reason
+        self.kind_errors[key] = redact(reason)  # reasons quote what servers and files said
         self.forget_derived()
 
     def derived[T](self, key: str, build: Callable[[Inventory], T]) -> T:

@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from clusters.redaction import redact
+
 
 def default_interval() -> timedelta:
     return settings.RAMPART_DEFAULT_COLLECTION_INTERVAL
@@ -85,6 +87,12 @@ class Cluster(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("cluster_detail", kwargs={"name": self.name})
+
+    @property
+    def api_server_display(self) -> str:
+        """The API server as pages show it: a `user:password@` stored before registration
+        refused them is masked."""
+        return redact(self.api_server)
 
     @property
     def is_live(self) -> bool:

@@ -17,6 +17,7 @@ from clusters.crypto import CredentialsUnreadable
 from clusters.inventory import Inventory
 from clusters.kubeconfig import KubeconfigError, in_cluster_credentials
 from clusters.models import Cluster, CollectionRun
+from clusters.redaction import redact
 from clusters.services import cluster_credentials
 
 Progress = Callable[[str], None]
@@ -43,14 +44,20 @@ def inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
             credentials = cluster_credentials(cluster)
     except (KubeconfigError, CredentialsUnreadable) as exc:
         raise CollectionFailed(str(exc)) from exc
+    # What the cluster's own secrets look like is known only here: messages lose them too.
+    secrets = credentials.secret_values()
     try:
-        return kube.collect(
+        inventory = kube.collect(
             credentials,
             page_size=settings.RAMPART_KUBE_PAGE_SIZE,
             timeout=settings.RAMPART_KUBE_REQUEST_TIMEOUT,
             progress=progress,
         )
-    except kube.Unreachable:
-        raise  # transient: the caller decides whether to retry
+    except kube.Unreachable as exc:  # transient: the caller decides whether to retry
+        raise kube.Unreachable(redact(str(exc), secrets=secrets)) from None
     except kube.KubeError as exc:  # rejected credentials, not an API server, TLS misconfigured
-        raise CollectionFailed(str(exc)) from exc
+        raise CollectionFailed(redact(str(exc), secrets=secrets)) from None
+    inventory.kind_errors = {
+        key: redact(reason, secrets=secrets) for key, reason in inventory.kind_errors.items()
+    }
+    return inventory
