@@ -39,8 +39,8 @@ from alerts.regressions import (
 )
 from clusters.models import Cluster, ClusterOwner, CollectionRun
 from posture.checks.base import REGISTRY
-from posture.findings import reconcile_result_for
 from posture.models import Evaluation
+from posture.reconcile import reconcile_result_for
 
 logger = logging.getLogger(__name__)
 

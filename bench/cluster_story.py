@@ -196,6 +196,7 @@ class ClusterHistory:
                     "result_set_id": set_id,
                     "verdict_set_id": verdict_set_id,
                     "verdicts_valid_until": None,
+                    "judging_fingerprint": "",
                 }
             )
             day["evaluation_id"] = evaluation[0]

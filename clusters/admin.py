@@ -14,16 +14,27 @@ class ClusterAdmin(admin.ModelAdmin):
         "name",
         "environment",
         "source_kind",
-        "api_server",
+        "api_server_display",
         "schedule_enabled",
         "next_collection_at",
     ]
     list_filter = ["environment", "source_kind", "schedule_enabled"]
     search_fields = ["name", "api_server"]
-    # Credentials never appear in any form: they are written only by the registration service.
-    exclude = ["credentials"]
-    readonly_fields = ["latest_run", "latest_evaluation", "created_at", "created_by"]
+    # Credentials never appear in any form: they are written only by the registration service,
+    # which also sets the API server (shown masked: rows from before userinfo was refused).
+    exclude = ["credentials", "api_server"]
+    readonly_fields = [
+        "api_server_display",
+        "latest_run",
+        "latest_evaluation",
+        "created_at",
+        "created_by",
+    ]
     inlines = [ClusterOwnerInline]
+
+    @admin.display(description="API server")
+    def api_server_display(self, cluster: Cluster) -> str:
+        return cluster.api_server_display
 
 
 @admin.register(CollectionRun)

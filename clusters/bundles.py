@@ -1,27 +1,31 @@
 """Evidence bundles: `kubectl get <kind> -A -o json` outputs plus `version.json`.
 
-A bundle is a directory, a `.tar.gz` or a `.zip`. Each file's kind is read from its content
-(the items' `kind` within their apiVersion's group, else the list's kind) rather than trusted
-from its name, so any `kubectl ... -o json > file` works; a custom resource's file is
-`<plural>.<group>.json`; a provider's description of the cluster rides along as its own file
-(clusters.providers: gke-cluster.json, eks-cluster.json and their optional companions). A
-resource with no file was not collected: its checks are unknown,
-except an add-on CRD's resource when the bundle's customresourcedefinitions.json shows that CRD
-is not installed (then it is not served). Archives are read member by member with size limits,
-never extracted to disk, so a hostile archive cannot write outside a folder or fill the disk.
+A bundle is a directory, a `.tar.gz` or a `.zip`, read within hard limits (clusters/archives.py).
+Each file's kind is read from its content (the list's kind, else its items' `kind` within their
+apiVersion's group, else its name), so any `kubectl ... -o json > file` works; a custom
+resource's file is `<plural>.<group>.json`. A provider's description of the cluster rides along
+as its own file (clusters.providers: gke-cluster.json, eks-cluster.json and their optional
+companions), checked as that provider's JSON. A resource with no file was not collected: its
+checks are unknown, except an add-on CRD's resource when the bundle's
+customresourcedefinitions.json shows that CRD is not installed (then it is not served).
+
+Files are held to what kubectl prints: a `<Kind>List` (or `List`) whose `items` is a list of
+objects of that one kind. A file that is not (`{}`, `items: null`, a single object, a list of
+strings, a mix of kinds) leaves its kind not collected, with the reason, rather than collected
+and empty, which would pass every check on it. An object that does not fit the shape checks
+read (clusters/shapes.py) is dropped and named, and its kind is partial.
 """
 
 from __future__ import annotations
 
-import tarfile
-import zipfile
-import zlib
-from collections.abc import Iterator
+from collections import defaultdict
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import orjson
 
-from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
+from clusters.archives import ArchiveError, bundle_files
+from clusters.inventory import JSON, Inventory, KindStatus, Shared, gc_paused, trim
 from clusters.providers import (
     BY_BUNDLE_FILE,
     BY_EXTRA_FILE,
@@ -33,11 +37,8 @@ from clusters.providers import (
     provider_set,
 )
 from clusters.resources import BY_GROUP_KIND, BY_KEY, BY_KIND, EXTRA_INPUTS, RESOURCES, Resource
+from clusters.shapes import partial_reason, split_valid
 
-# One member may be large (50,000 pods is ~1 GB of kubectl JSON); the whole bundle is capped by
-# the upload limit before it gets here.
-MAX_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
-MAX_MEMBERS = 500
 # Written by scripts/collect-bundle.sh: "key<TAB>forbidden|not_served|error<TAB>message" per line,
 # so a bundle says *why* a kind is missing (forbidden is not the same as not installed).
 ERRORS_FILE = "collection-errors.txt"
@@ -52,55 +53,8 @@ class BundleError(ValueError):
     """The bundle cannot be read at all. Problems with one file are recorded, not raised."""
 
 
-def _wanted(name: str) -> bool:
+def is_bundle_file(name: str) -> bool:
     return name.endswith(".json") or PurePosixPath(name).name == ERRORS_FILE
-
-
-def _members(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(file name, content) for every .json file (and the errors file) in the bundle."""
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and _wanted(p.name))
-        if len(files) > MAX_MEMBERS:
-            raise BundleError(f"{path} holds {len(files)} JSON files; at most {MAX_MEMBERS}")
-        for file in files:
-            yield file.name, file.read_bytes()
-        return
-    if not path.is_file():
-        raise BundleError(f"{path} does not exist")
-    if zipfile.is_zipfile(path):
-        yield from _zip_members(path)
-        return
-    try:
-        with tarfile.open(path, mode="r:*") as archive:
-            count = 0
-            for member in archive:
-                if not member.isfile() or not _wanted(member.name):
-                    continue
-                count += 1
-                if count > MAX_MEMBERS:
-                    raise BundleError(f"the archive holds more than {MAX_MEMBERS} JSON files")
-                if member.size > MAX_MEMBER_BYTES:
-                    raise BundleError(f"{member.name} is larger than {MAX_MEMBER_BYTES} bytes")
-                extracted = archive.extractfile(member)
-                if extracted is None:
-                    continue
-                yield PurePosixPath(member.name).name, extracted.read()
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise BundleError(f"the archive is truncated or not a .tar.gz/.zip: {exc}") from exc
-
-
-def _zip_members(path: Path) -> Iterator[tuple[str, bytes]]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            infos = [i for i in archive.infolist() if _wanted(i.filename) and not i.is_dir()]
-            if len(infos) > MAX_MEMBERS:
-                raise BundleError(f"the archive holds more than {MAX_MEMBERS} JSON files")
-            for info in infos:
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise BundleError(f"{info.filename} is larger than {MAX_MEMBER_BYTES} bytes")
-                yield PurePosixPath(info.filename).name, archive.read(info)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise BundleError(f"the zip archive is truncated or corrupt: {exc}") from exc
 
 
 def resource_key(name: str, document: JSON) -> str | None:
@@ -142,93 +96,139 @@ def _resource_of(obj: JSON) -> Resource | None:
 
 def read_bundle(path: Path) -> Inventory:
     with gc_paused():
-        return _read_bundle(path)
+        try:
+            return _read_bundle(path)
+        except ArchiveError as exc:
+            raise BundleError(str(exc)) from None
+        except OSError as exc:  # a file removed or made unreadable while the bundle is read
+            raise BundleError(f"the bundle cannot be read: {exc.strerror or exc}") from None
+
+
+class _Kinds:
+    """What the files of a bundle said about each kind, folded into the Inventory at the end.
+
+    Several files of one kind (per-namespace dumps) add up; one unreadable file among them
+    leaves the kind partial, all of them unreadable leaves it not collected.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[str, list[JSON]] = defaultdict(list)
+        self.listed: dict[str, int] = defaultdict(int)
+        self.dropped: dict[str, list[str]] = defaultdict(list)
+        self.unreadable: dict[str, str] = {}
+        self.shared = Shared()  # equal values across the bundle's objects, held once
+
+    def add(self, key: str, items: list[Any]) -> None:
+        valid, problems = split_valid(key, items)
+        self.objects[key].extend(trim(key, item, self.shared) for item in valid)
+        self.listed[key] += len(items)
+        self.dropped[key].extend(problems)
+
+    def refuse(self, key: str, reason: str) -> None:
+        self.unreadable.setdefault(key, reason)
+
+    def record(self, inventory: Inventory, recorded: dict[str, tuple[KindStatus, str]]) -> None:
+        for key in self.listed:
+            inventory.set_objects(key, self.objects[key])
+            if key in self.unreadable:
+                inventory.mark_partial(key, self.unreadable[key])
+            elif self.dropped[key]:
+                reason = partial_reason(key, self.dropped[key], total=self.listed[key])
+                inventory.mark_partial(key, reason)
+        installed = _installed_crds(inventory)
+        for resource in RESOURCES:
+            key = resource.key
+            if key in self.listed:
+                continue
+            if key in self.unreadable:
+                inventory.set_missing(key, KindStatus.ERROR, self.unreadable[key])
+            elif key in recorded:
+                inventory.set_missing(key, *recorded[key])
+            elif (
+                resource.custom
+                and installed is not None
+                and resource_crd(resource) not in installed
+            ):
+                # A definitive absence: the cluster's CRD list, collected with the bundle, lacks it.
+                inventory.set_missing(
+                    key,
+                    KindStatus.NOT_SERVED,
+                    f"{key}.json is not in the bundle and customresourcedefinitions.json "
+                    f"lists no {resource_crd(resource)} CRD: the add-on is not installed",
+                )
+            else:
+                inventory.set_missing(
+                    key, KindStatus.NOT_COLLECTED, f"{key}.json is not in the bundle"
+                )
 
 
 def _read_bundle(path: Path) -> Inventory:
     inventory = Inventory(source=f"bundle {path.name}")
-    problems: dict[str, str] = {}
+    kinds = _Kinds()
     recorded: dict[str, tuple[KindStatus, str]] = {}
-    provider_files: dict[str, JSON] = {}  # bundle file name -> its document
+    provider_files: dict[str, Any] = {}  # bundle file name -> its document
+    unreadable_providers: dict[str, str] = {}
     seen_any = False
-    for name, content in _members(path):
+    for member, content in bundle_files(path, is_bundle_file):
+        name = PurePosixPath(member).name
         lower = name.lower()
         if lower == ERRORS_FILE:
             recorded.update(recorded_errors(content))
             continue
+        by_name = _key_from_name(name)
         try:
             document = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
-            key = lower.removesuffix(".json")
-            if key in BY_KEY:
-                problems[key] = f"{name} is not valid JSON (truncated?): {exc}"
-            elif lower == "version.json":
-                problems["version"] = f"version.json is not valid JSON: {exc}"
-            elif lower in BY_BUNDLE_FILE:
-                problems[lower] = f"{name} is not valid JSON (truncated?): {exc}"
+            if by_name:
+                kinds.refuse(by_name, f"{name} is not valid JSON (truncated?): {exc}")
+            if lower in BY_BUNDLE_FILE:
+                unreadable_providers[lower] = f"{name} is not valid JSON (truncated?): {exc}"
+            seen_any = seen_any or bool(by_name) or lower in ("version.json", *BY_BUNDLE_FILE)
             continue
         del content
-        if not isinstance(document, dict):
-            continue
-        seen_any = True
         if lower == "version.json":
-            inventory.version = document if "gitVersion" in document else None
+            seen_any = True
+            inventory.version = _version(document)
             continue
         if lower in BY_BUNDLE_FILE or lower in BY_EXTRA_FILE:
-            provider_files[lower] = document
+            seen_any = True
+            provider_files[lower] = document  # checked as the provider's JSON below
             continue
-        found = resource_key(name, document)
-        if found is None:
+        if not isinstance(document, dict):
+            if by_name:
+                seen_any = True
+                kinds.refuse(by_name, f"{name} is {_json_type(document)}, not a kubectl list")
             continue
-        key = found
-        raw_items = document.get("items")
-        items = raw_items if isinstance(raw_items, list) else [document]
-        trimmed = [trim(key, item) for item in items if isinstance(item, dict)]
-        # Several files of one kind (per-namespace dumps) add up.
-        if inventory.has(key):
-            inventory.objects[key].extend(trimmed)
+        seen_any = True
+        key, items, refusal = kind_file(name, document)
+        if key is None:
+            continue  # a kind Rampart does not collect, or not kubectl output at all
+        if refusal:
+            kinds.refuse(key, refusal)
         else:
-            inventory.set_objects(key, trimmed)
-    if not seen_any and not problems:
+            kinds.add(key, items)
+        del document, items
+    if not seen_any:
         raise BundleError(f"{path.name} holds no kubectl JSON output")
+    kinds.record(inventory, recorded)
     for provider in PROVIDERS.values():
-        _read_provider(inventory, provider, provider_files, problems, recorded)
-    installed = _installed_crds(inventory)
-    for resource in RESOURCES:
-        if inventory.has(resource.key):
-            continue
-        if resource.key in problems:
-            inventory.set_missing(resource.key, KindStatus.ERROR, problems[resource.key])
-        elif resource.key in recorded:
-            inventory.set_missing(resource.key, *recorded[resource.key])
-        elif resource.custom and installed is not None and resource_crd(resource) not in installed:
-            # A definitive absence: the cluster's CRD list, collected with the bundle, lacks it.
-            inventory.set_missing(
-                resource.key,
-                KindStatus.NOT_SERVED,
-                f"{resource.key}.json is not in the bundle and customresourcedefinitions.json "
-                f"lists no {resource_crd(resource)} CRD: the add-on is not installed",
-            )
-        else:
-            inventory.set_missing(
-                resource.key, KindStatus.NOT_COLLECTED, f"{resource.key}.json is not in the bundle"
-            )
+        _read_provider(inventory, provider, provider_files, unreadable_providers, recorded)
     return inventory
 
 
 def _read_provider(
     inventory: Inventory,
     provider: Provider,
-    files: dict[str, JSON],
-    problems: dict[str, str],
+    files: dict[str, Any],
+    unreadable: dict[str, str],
     recorded: dict[str, tuple[KindStatus, str]],
 ) -> None:
-    """The provider's document from the bundle, or why there is none: the collector's own
-    record (collection-errors.txt: gcloud or the aws CLI refused), a broken file, or simply
+    """The provider's document from the bundle, or why there is none: a broken file, the
+    collector's own record (collection-errors.txt: gcloud or the aws CLI refused), or simply
     not collected, which is normal."""
     name = provider.bundle_file
-    if name in problems:
-        provider_missing(inventory, provider, KindStatus.ERROR, problems[name])
+    if name in unreadable:
+        provider_missing(inventory, provider, KindStatus.ERROR, unreadable[name])
         return
     if name not in files and provider.input.key in recorded:
         provider_missing(inventory, provider, *recorded[provider.input.key])
@@ -243,8 +243,128 @@ def _read_provider(
     except DocumentError as exc:
         provider_missing(inventory, provider, KindStatus.ERROR, str(exc))
         return
-    extras = {key: files.get(file) for file, key in provider.extras.items()}
+    extras = {
+        key: files[file]
+        for file, key in provider.extras.items()
+        if isinstance(files.get(file), dict)
+    }
     provider_set(inventory, provider, document, source=f"{name} in the bundle", **extras)
+
+
+def kind_file(name: str, document: JSON) -> tuple[str | None, list[Any], str | None]:
+    """(resource key, items, None) for a kubectl list of one kind Rampart collects.
+
+    (key, [], reason) when the file names or holds such a kind but is not a list of objects of
+    it; (None, [], None) when it is about nothing Rampart collects.
+    """
+    by_name = _key_from_name(name)
+    list_kind = document.get("kind")
+    items = document.get("items")
+    resource: Resource | None
+    if isinstance(list_kind, str) and list_kind.endswith("List") and list_kind != "List":
+        resource = _resource_of({**document, "kind": list_kind.removesuffix("List")})
+        if resource is None:
+            if by_name is None:
+                return None, [], None
+            expected = f"{BY_KEY[by_name].kind}List"
+            return by_name, [], f"{name} is a {_short(list_kind)}, not a {expected}"
+    elif list_kind == "List":
+        kinds = _item_resources(items)
+        known = [found for found in kinds if found is not None]
+        resource = known[0] if known else (BY_KEY[by_name] if by_name else None)
+        if resource is None:
+            return None, [], None
+        if len(kinds) > 1:
+            return (
+                resource.key,
+                [],
+                (
+                    f"{name} mixes kinds ({_kind_names(items)}); "
+                    "write one kind per file, as `kubectl get KIND -A -o json` does"
+                ),
+            )
+        if kinds and not known:
+            return (
+                resource.key,
+                [],
+                (f"{name} holds {_kind_names(items)} objects, not {resource.kind}"),
+            )
+    else:
+        single = _resource_of(document)
+        resource = single or (BY_KEY[by_name] if by_name else None)
+        if resource is None:
+            return None, [], None
+        what = f"a single {single.kind}" if single else "not a list"
+        return (
+            resource.key,
+            [],
+            (
+                f"{name} is {what}: expected a {resource.kind}List with `items`, "
+                f"as `kubectl get {_plural(resource)} -A -o json` prints"
+            ),
+        )
+    key, kind = resource.key, resource.kind
+    if not isinstance(items, list):
+        return key, [], f"{name}: `items` is {_json_type(items)}, not a list of {kind} objects"
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            return key, [], f"{name}: item {index} is {_json_type(item)}, not a {kind} object"
+        item_kind = item.get("kind")
+        if item_kind is None:
+            continue
+        # Within the list's group: an item that names its apiVersion must resolve to the list.
+        same = _resource_of(item) is resource if "apiVersion" in item else item_kind == kind
+        if not same:
+            return key, [], f"{name}: item {index} is a {_short(item_kind)}, not a {kind}"
+    return key, items, None
+
+
+def _item_resources(items: Any) -> list[Resource | None]:
+    """The distinct resources of a generic List's items (None for an unknown kind), in order."""
+    if not isinstance(items, list):
+        return []
+    found: dict[str, Resource | None] = {}
+    for item in items:
+        if isinstance(item, dict) and item.get("kind") is not None:
+            resource = _resource_of(item) if isinstance(item.get("kind"), str) else None
+            found[resource.key if resource else f"?{item.get('kind')!r}"] = resource
+    return list(found.values())
+
+
+def _kind_names(items: Any) -> str:
+    kinds = {str(i.get("kind")) for i in items if isinstance(i, dict) and i.get("kind") is not None}
+    return ", ".join(_short(kind) for kind in sorted(kinds)[:4])
+
+
+def _plural(resource: Resource) -> str:
+    return resource.key  # `kubectl get <plural>.<group>` for custom resources, as keyed
+
+
+def _key_from_name(name: str) -> str | None:
+    stem = PurePosixPath(name).name.lower().removesuffix(".json")
+    return stem if stem in BY_KEY else None
+
+
+def _version(document: Any) -> JSON | None:
+    """The body of GET /version, when it is one (checks parse its gitVersion)."""
+    if not isinstance(document, dict) or not isinstance(document.get("gitVersion"), str):
+        return None
+    if any(not isinstance(document.get(k, ""), str) for k in ("major", "minor", "platform")):
+        return None
+    return document
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(
+        type(value), "a number"
+    )
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:60] + "…")
 
 
 def resource_crd(resource: Resource) -> str:
@@ -265,7 +385,7 @@ def _installed_crds(inventory: Inventory) -> frozenset[str] | None:
     return frozenset(installed)
 
 
-def recorded_errors(content: bytes) -> dict[str, tuple[KindStatus, str]]:
+def recorded_errors(content: bytes | bytearray) -> dict[str, tuple[KindStatus, str]]:
     recorded = {}
     for line in content.decode("utf-8", errors="replace").splitlines():
         key, _, rest = line.partition("\t")

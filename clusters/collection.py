@@ -23,6 +23,7 @@ from django.utils import timezone
 from clusters.distribution import distribution_of
 from clusters.inventory import Inventory, KindStatus
 from clusters.models import Cluster, CollectionRun
+from clusters.redaction import redact
 from clusters.resources import EXTRA_INPUTS
 
 Progress = Callable[[str], None]
@@ -74,7 +75,9 @@ def progress_writer(run: CollectionRun, echo: Progress | None) -> Progress:
 def run_requeue(run: CollectionRun, reason: str) -> None:
     """running -> pending: the task will retry later (an unreachable API server)."""
     CollectionRun.objects.filter(pk=run.pk).update(
-        status=CollectionRun.Status.PENDING, last_error=reason[:5000], progress="will retry"
+        status=CollectionRun.Status.PENDING,
+        last_error=redact(reason)[:5000],
+        progress="will retry",
     )
 
 
@@ -82,7 +85,7 @@ def run_fail(run: CollectionRun, error: str) -> CollectionRun:
     CollectionRun.objects.filter(pk=run.pk).update(
         status=CollectionRun.Status.FAILED,
         finished_at=timezone.now(),
-        last_error=error[:5000],
+        last_error=redact(error)[:5000],  # errors quote servers, files and tracebacks
         progress="",
     )
     run.refresh_from_db()
@@ -103,11 +106,13 @@ def finished_run_fields(inventory: Inventory) -> dict[str, Any]:
         "distribution": distribution_of(inventory),
         "object_counts": inventory.counts(),
         "kind_status": {key: str(value) for key, value in inventory.kind_status.items()},
-        "kind_errors": inventory.kind_errors,
+        "kind_errors": {key: redact(reason) for key, reason in inventory.kind_errors.items()},
         "anonymous_probe": inventory.anonymous_probe,
-        "last_error": "; ".join(
-            f"{key}: {inventory.kind_errors.get(key, value)}"
-            for key, value in sorted(incomplete.items())
+        "last_error": redact(
+            "; ".join(
+                f"{key}: {inventory.kind_errors.get(key, value)}"
+                for key, value in sorted(incomplete.items())
+            )
         )[:5000],
     }
 

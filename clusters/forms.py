@@ -7,11 +7,10 @@ from typing import Any, cast
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from clusters.kubeconfig import MAX_KUBECONFIG_BYTES, KubeconfigError, decode_kubeconfig
 from clusters.models import Cluster, CollectionRun, ProviderKind, ProviderLink
 from clusters.provider_links import LinkRequest
 
-# A kubeconfig is a few kilobytes; anything much larger is not one.
-MAX_KUBECONFIG_BYTES = 512 * 1024
 BUNDLE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 
 
@@ -175,16 +174,12 @@ def _is_bundle_name(name: str | None) -> bool:
 
 
 def _read_kubeconfig(upload: UploadedFile) -> str:
-    if (upload.size or 0) > MAX_KUBECONFIG_BYTES:
-        raise forms.ValidationError(
-            {"kubeconfig_file": "This file is too large to be a kubeconfig."}
-        )
+    # The same limit and decoding as `register_cluster --kubeconfig`: read one byte past the
+    # limit at most, so a huge file is refused without being read.
     try:
-        return upload.read().decode("utf-8")
-    except UnicodeDecodeError:
-        raise forms.ValidationError(
-            {"kubeconfig_file": "This file is not a text kubeconfig (UTF-8 YAML)."}
-        ) from None
+        return decode_kubeconfig(upload.read(MAX_KUBECONFIG_BYTES + 1))
+    except KubeconfigError as exc:
+        raise forms.ValidationError({"kubeconfig_file": str(exc)}) from None
 
 
 NEVER_COLLECTED = "never"

@@ -9,12 +9,16 @@ reads, and keeps every other field.
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
+from clusters.redaction import redact
 from clusters.resources import BY_KEY
 
 JSON = dict[str, Any]
@@ -54,7 +58,95 @@ _KEPT_CONTAINER_STATUS = ("name", "image", "imageID", "ready", "restartCount")
 _DROPPED_METADATA = frozenset({"managedFields", "selfLink"})
 
 
-def trim(key: str, obj: JSON) -> JSON:
+# Container fields that repeat across a workload's pods and templates; volumeMounts, which name
+# each pod's own token volume, rarely do, so hashing them would cost without saving.
+_SHARED_FIELDS = frozenset(
+    {
+        "image",
+        "env",
+        "envFrom",
+        "resources",
+        "securityContext",
+        "ports",
+        "args",
+        "command",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "lifecycle",
+        "imagePullPolicy",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+    }
+)
+
+
+class Shared:
+    """Equal values shared between the objects of one collection, held once in memory.
+
+    The pods of a Deployment, its ReplicaSets' templates and its own template repeat the same
+    container images, environments, ports, security contexts, labels: at 10,000 pods the
+    inventory is a third smaller when each distinct value is one object (bench/). Trimmed
+    objects are read-only (checks are pure), so sharing is safe; whoever edits an inventory
+    object deep-copies it first (pipeline.demo_stories).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, dict | list):
+            # The API serialises equal objects alike. A 128-bit digest, not the bytes, keys
+            # the table: holding the bytes of every distinct value would cost more memory than
+            # sharing saves; a collision is as likely as guessing a random 128-bit key.
+            key: Any = hashlib.blake2b(orjson.dumps(value), digest_size=16).digest()
+        elif isinstance(value, str):
+            key = value
+        else:
+            return value
+        return self._values.setdefault(key, value)
+
+    def pod_spec(self, spec: Any) -> None:
+        if not isinstance(spec, dict):
+            return
+        for list_name in ("containers", "initContainers", "ephemeralContainers"):
+            containers = spec.get(list_name)
+            if isinstance(containers, list):
+                spec[list_name] = [
+                    {k: self.value(v) if k in _SHARED_FIELDS else v for k, v in c.items()}
+                    if isinstance(c, dict)
+                    else c
+                    for c in containers
+                ]
+        for name in ("tolerations", "securityContext", "affinity", "nodeSelector"):
+            if name in spec:
+                spec[name] = self.value(spec[name])
+
+    def share(self, key: str, trimmed: JSON) -> JSON:
+        metadata = trimmed.get("metadata")
+        if isinstance(metadata, dict):
+            for name in ("labels", "annotations", "ownerReferences"):
+                if name in metadata:
+                    metadata[name] = self.value(metadata[name])
+        spec = trimmed.get("spec")
+        if not isinstance(spec, dict):
+            return trimmed
+        if key == "pods":
+            self.pod_spec(spec)
+        elif key == "cronjobs":
+            job = spec.get("jobTemplate")
+            job_spec = job.get("spec") if isinstance(job, dict) else None
+            template = job_spec.get("template") if isinstance(job_spec, dict) else None
+            if isinstance(template, dict):
+                self.pod_spec(template.get("spec"))
+        elif isinstance(template := spec.get("template"), dict):
+            self.pod_spec(template.get("spec"))
+        return trimmed
+
+
+def trim(key: str, obj: JSON, shared: Shared | None = None) -> JSON:
     """Drop what is known to be bulky and unread; keep everything else. Mutate-free.
 
     The bulk of a list response is managedFields, the last-applied annotation and `status`,
@@ -86,7 +178,7 @@ def trim(key: str, obj: JSON) -> JSON:
         # The OpenAPI schemas are megabytes; checks read which groups and kinds exist.
         spec = obj.get("spec") or {}
         trimmed["spec"] = {"group": spec.get("group"), "names": spec.get("names")}
-    return trimmed
+    return shared.share(key, trimmed) if shared is not None else trimmed
 
 
 def _trim_metadata(metadata: Any) -> Any:
@@ -117,7 +209,11 @@ def _trim_status(key: str, status: Any) -> Any:
 
 @dataclass
 class Inventory:
-    """Everything one collection saw. `objects[key]` exists only when `kind_status[key]` is OK."""
+    """Everything one collection saw.
+
+    `objects[key]` exists only when `kind_status[key]` is OK (the complete list) or PARTIAL
+    (the objects that were valid; `has(key)` is False for those, `in_hand(key)` True).
+    """
 
     version: JSON | None = None
     objects: dict[str, list[JSON]] = field(default_factory=dict)
@@ -164,14 +260,15 @@ class Inventory:
 
     def mark_partial(self, key: str, reason: str) -> None:
         """Some listed objects were unreadable and left out; the rest stay, judged as evidence."""
+        self.objects.setdefault(key, [])
         self.kind_status[key] = KindStatus.PARTIAL
-        self.kind_errors[key] = reason
+        self.kind_errors[key] = redact(reason)
         self.forget_derived()
 
     def set_missing(self, key: str, status: KindStatus, reason: str) -> None:
         self.objects.pop(key, None)
         self.kind_status[key] = status
-        self.kind_errors[key] = reason
+        self.kind_errors[key] = redact(reason)  # reasons quote what servers and files said
         self.forget_derived()
 
     def derived[T](self, key: str, build: Callable[[Inventory], T]) -> T:
@@ -192,6 +289,27 @@ class Inventory:
 
     def counts(self) -> dict[str, int]:
         return {key: len(items) for key, items in self.objects.items()}
+
+    def digest(self) -> str:
+        """A fingerprint of everything a check can read here: equal digests, equal inventories.
+
+        Objects are hashed as collected (trimmed), with every kind's status and error, the
+        version, the anonymous probe and the provider data; ~0.2 s for 10,000 pods.
+        """
+        hasher = hashlib.blake2b(digest_size=32)
+        for part in (
+            self.version,
+            sorted((k, str(v)) for k, v in self.kind_status.items()),
+            sorted(self.kind_errors.items()),
+            self.anonymous_probe,
+            self.provider,
+        ):
+            hasher.update(orjson.dumps(part, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+        for key in sorted(self.objects):
+            hasher.update(key.encode())
+            for item in self.objects[key]:
+                hasher.update(orjson.dumps(item))
+        return hasher.hexdigest()
 
 
 @contextmanager

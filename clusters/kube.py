@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import urllib3
@@ -39,9 +40,12 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from clusters.inventory import JSON, Inventory, KindStatus, gc_paused, trim
+from clusters.addresses import AddressRefused, AddressUnresolved, literal_address, server_addresses
+from clusters.inventory import JSON, Inventory, KindStatus, Shared, gc_paused, trim
 from clusters.kubeconfig import Credentials, KubeconfigError
+from clusters.kubeconfig_fields import check_token
 from clusters.resources import RESOURCES, Resource
+from clusters.shapes import partial_reason, split_valid
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,10 @@ class Unreachable(KubeError):
 
 class Unauthorized(KubeError):
     """The API server rejected the credentials (401): retrying will not help."""
+
+
+class ServerRefused(KubeError):
+    """The server's address is one Rampart never connects to (clusters/addresses.py)."""
 
 
 @dataclass
@@ -107,6 +115,7 @@ class _Session:
         self.client = client
         self.credentials = credentials
         self.timeout = timeout
+        self.shared = Shared()  # equal values across this collection's objects, held once
 
     def get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> _Response:
         method, url, headers, body, post_params = self.client.param_serialize(
@@ -159,8 +168,11 @@ def collect(
                 continue
             attempted += 1
             report(f"listing {resource.key}")
+            dropped: list[str] = []
             try:
-                items = _list_all(session, resource, page_size=page_size, progress=report)
+                items = _list_all(
+                    session, resource, page_size=page_size, progress=report, dropped=dropped
+                )
             except _KindFailed as failed:
                 if failed.http_status == 401:
                     rejected.append(resource.key)
@@ -168,6 +180,11 @@ def collect(
                 logger.info("%s %s: %s", credentials.server, resource.key, failed.reason)
                 continue
             inventory.set_objects(resource.key, items)
+            if dropped:
+                total = len(items) + len(dropped)
+                inventory.mark_partial(
+                    resource.key, partial_reason(resource.key, dropped, total=total)
+                )
         if attempted and len(rejected) == attempted:
             raise Unauthorized(
                 f"the API server at {credentials.server} rejected the credentials (401) for "
@@ -192,6 +209,9 @@ def probe_anonymous(credentials: Credentials, *, timeout: float = 10) -> dict[st
                 codes[path] = session.get(path).status
     except _TransportError as exc:
         logger.info("anonymous probe of %s failed: %s", credentials.server, exc.reason)
+        return None
+    except KubeError as exc:  # the address was refused or stopped resolving since collect()
+        logger.info("anonymous probe of %s failed: %s", credentials.server, exc)
         return None
     return codes
 
@@ -236,10 +256,19 @@ def _session(credentials: Credentials, timeout: float) -> Iterator[_Session]:
     with tempfile.TemporaryDirectory(prefix="rampart-kube-") as tmp:
         try:
             configuration = _configuration(credentials, Path(tmp))
+            host_header = _pin_server_address(configuration, credentials)
         except KubeconfigError as exc:
             raise KubeError(f"the stored credentials are unusable: {exc}") from None
+        except AddressRefused as exc:
+            raise ServerRefused(f"refused to connect: {exc}") from None
+        except AddressUnresolved as exc:
+            raise Unreachable(
+                f"cannot reach the API server at {credentials.server}: {exc}"
+            ) from None
         client = ApiClient(configuration)
         client.user_agent = "rampart"
+        if host_header:
+            client.set_default_header("Host", host_header)
         try:
             yield _Session(client, credentials, timeout)
         finally:
@@ -249,6 +278,9 @@ def _session(credentials: Credentials, timeout: float) -> Iterator[_Session]:
 def _configuration(credentials: Credentials, tmp: Path) -> Configuration:
     configuration = Configuration(host=credentials.server)
     if credentials.token:
+        # Stored before registration checked tokens: a newline would reach the HTTP layer,
+        # whose error quotes the whole header.
+        check_token(credentials.token, "the stored token (register the cluster again)")
         configuration.api_key = {"BearerToken": credentials.token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
     configuration.verify_ssl = not credentials.insecure_skip_tls_verify
@@ -266,6 +298,34 @@ def _configuration(credentials: Credentials, tmp: Path) -> Configuration:
     # page would then cost several timeouts before being reported.
     configuration.retries = urllib3.Retry(total=1, connect=1, read=False, redirect=0, status=0)
     return configuration
+
+
+def _pin_server_address(configuration: Configuration, credentials: Credentials) -> str | None:
+    """Resolve the server once, check every address, and point the client at the checked one.
+
+    Connecting by name would let urllib3 resolve it again, and a rebinding DNS server could
+    answer 169.254.169.254 the second time. So the URL gets the checked IP, while TLS still
+    sends the name (SNI) and verifies the certificate against it (assert_hostname), and the
+    Host header still names it, as kubectl would send them. Returns that Host header, or None
+    when the server is already an IP literal and nothing changes.
+    """
+    parts = urlsplit(credentials.server)
+    if "@" in parts.netloc:  # stored before registration refused user:password@ in URLs
+        raise KubeconfigError("the server URL holds a user name or password; register it again")
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = server_addresses(host, port)[0]
+    if literal_address(host) is not None:
+        return None
+    netloc = f"[{address}]" if ":" in address else address
+    configuration.host = urlunsplit(parts._replace(netloc=f"{netloc}:{port}"))
+    if parts.scheme == "https":
+        server_name = credentials.tls_server_name or host
+        configuration.tls_server_name = server_name
+        if not credentials.insecure_skip_tls_verify:
+            # urllib3 takes the name to match; the client's annotation says only bool.
+            configuration.assert_hostname = server_name  # type: ignore[assignment]
+    return parts.netloc
 
 
 def _write_secret(path: Path, data: bytes) -> Path:
@@ -361,12 +421,21 @@ def _not_discovered(resource: Resource) -> str:
 
 
 def _list_all(
-    session: _Session, resource: Resource, *, page_size: int, progress: Progress
+    session: _Session,
+    resource: Resource,
+    *,
+    page_size: int,
+    progress: Progress,
+    dropped: list[str],
 ) -> list[JSON]:
+    """Every valid item of one kind; `dropped` receives one line per malformed item."""
     for attempt in range(MAX_LIST_RESTARTS + 1):
         if attempt:
             progress(f"listing {resource.key}: continue token expired, starting over")
-        items = _list_pages(session, resource, page_size=page_size, progress=progress)
+        dropped.clear()
+        items = _list_pages(
+            session, resource, page_size=page_size, progress=progress, dropped=dropped
+        )
         if items is not None:
             return items
     raise _KindFailed(
@@ -378,9 +447,17 @@ def _list_all(
 
 
 def _list_pages(
-    session: _Session, resource: Resource, *, page_size: int, progress: Progress
+    session: _Session,
+    resource: Resource,
+    *,
+    page_size: int,
+    progress: Progress,
+    dropped: list[str],
 ) -> list[JSON] | None:
-    """All items of one kind, trimmed; None when the continue token expired (410 Gone)."""
+    """All valid items of one kind, trimmed; None when the continue token expired (410 Gone).
+
+    An item that does not fit the shape checks read is left out and named in `dropped`.
+    """
     key = resource.key
     items: list[JSON] = []
     token: str | None = None
@@ -398,8 +475,10 @@ def _list_pages(
             raise _kind_failure(session, resource, response)
         page_items, token = _parse_page(response.body)
         del response  # the raw page is the biggest thing alive; let it go before trimming
-        items.extend(trim(key, item) for item in page_items)
-        del page_items
+        valid, problems = split_valid(key, page_items)
+        dropped.extend(problems)
+        items.extend(trim(key, item, session.shared) for item in valid)
+        del page_items, valid
         if not token:
             progress(f"listed {key}: {len(items)}")
             return items

@@ -5,13 +5,18 @@ the worker run a command (`exec`, `auth-provider`) or read a local file (`tokenF
 `certificate-authority`, `client-key`, ...) is refused here, at registration, so a cluster can
 never be used to execute code or exfiltrate files from the worker. Only inline credentials
 survive: a bearer token or client certificate data, plus the CA data.
+
+Parsing is strict because what is accepted here is stored, shown and sent: UTF-8 only, bounded
+in size, depth and aliases, no duplicate keys or names, every field of the expected type,
+tokens and URLs free of control characters (refused, never stripped: a token cut at a newline
+would fail later with the token quoted in the error), no user:password in the server URL,
+certificates and keys that really parse. Every refusal is one line that never quotes a secret.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import ipaddress
+import codecs
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -20,19 +25,60 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import yaml
+
+from clusters.kubeconfig_fields import KubeconfigError as KubeconfigError
+from clusters.kubeconfig_fields import (
+    b64decode,
+    boolean,
+    check_key_pair,
+    check_token,
+    checked_name,
+    optional_pem,
+    optional_str,
+    server_url,
+    tls_server_name,
+)
+from clusters.strict_yaml import StrictYamlError, load_strict
 
 IN_CLUSTER_ROOT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 IN_CLUSTER_CONTEXT = "in-cluster"
-_LOOPBACK_NAMES = {"localhost"}
+# A kubeconfig is a few kilobytes; anything much larger is not one (web form and CLI alike).
+MAX_KUBECONFIG_BYTES = 512 * 1024
 # Keys that hand control to something outside the kubeconfig: a command, a plugin or a file.
 _COMMAND_KEYS = ("exec", "auth-provider")
 _FILE_KEYS = ("certificate-authority", "client-certificate", "client-key", "tokenFile")
 _NEVER_MESSAGE = "registering a cluster must never run a command or read a file on the worker"
-
-
-class KubeconfigError(ValueError):
-    """The kubeconfig cannot be used; the message is meant for the person who uploaded it."""
+# The type of every field kubectl defines, checked in every entry (used or not): a list where a
+# string belongs is a mistake, or an alias bomb waiting for something to print it.
+_FIELD_TYPES: dict[str, dict[str, type]] = {
+    "cluster": {
+        "server": str,
+        "certificate-authority-data": str,
+        "insecure-skip-tls-verify": bool,
+        "tls-server-name": str,
+        "proxy-url": str,
+        "disable-compression": bool,
+        "extensions": list,
+    },
+    "user": {
+        "token": str,
+        "client-certificate-data": str,
+        "client-key-data": str,
+        "username": str,
+        "password": str,
+        "exec": dict,
+        "auth-provider": dict,
+        "extensions": list,
+    },
+    "context": {"cluster": str, "user": str, "namespace": str, "extensions": list},
+    "top": {"preferences": dict, "extensions": list},
+}
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 
 
 @dataclass(frozen=True)
@@ -67,36 +113,60 @@ class Credentials:
             raise KubeconfigError("stored credentials lack a server URL")
         return cls(**raw)
 
+    def secret_values(self) -> tuple[str, ...]:
+        """What must never appear in a message: for `redaction.redact(secrets=...)`."""
+        password = urlsplit(self.server).password if "@" in self.server else None
+        values = (self.token, self.client_key_data, self.client_certificate_data, password)
+        return tuple(value for value in values if value)
+
     @property
     def ca_pem(self) -> bytes | None:
-        return _b64decode(self.ca_data, "certificate-authority-data") if self.ca_data else None
+        return b64decode(self.ca_data, "certificate-authority-data") if self.ca_data else None
 
     @property
     def client_certificate_pem(self) -> bytes | None:
         data = self.client_certificate_data
-        return _b64decode(data, "client-certificate-data") if data else None
+        return b64decode(data, "client-certificate-data") if data else None
 
     @property
     def client_key_pem(self) -> bytes | None:
         data = self.client_key_data
-        return _b64decode(data, "client-key-data") if data else None
+        return b64decode(data, "client-key-data") if data else None
+
+
+def decode_kubeconfig(data: bytes) -> str:
+    """The text of an uploaded kubeconfig file: UTF-8 only, at most MAX_KUBECONFIG_BYTES."""
+    _check_size(len(data))
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            raise KubeconfigError(
+                f"the kubeconfig is {encoding} text; save it as UTF-8 (as kubectl writes it)"
+            )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise KubeconfigError(
+            f"the kubeconfig is not UTF-8 text (invalid byte at offset {exc.start}); "
+            "save it as UTF-8 (as kubectl writes it)"
+        ) from None
 
 
 def list_contexts(text: str) -> list[str]:
     """Context names in file order, for a form that lets the user pick one."""
-    config = _load(text)
-    return [name for name, _ in _named_entries(config, "contexts", "context")]
+    return list(_Kubeconfig(_load(text)).contexts)
 
 
 def parse_kubeconfig(
     text: str, *, context: str | None = None, allow_exec: bool = False
 ) -> Credentials:
     """Credentials of `context` (default: current-context), refusing commands and files."""
-    config = _load(text)
-    contexts = dict(_named_entries(config, "contexts", "context"))
+    config = _Kubeconfig(_load(text))
+    contexts = config.contexts
     if not contexts:
         raise KubeconfigError("the kubeconfig defines no contexts")
-    name = context or config.get("current-context")
+    name = (
+        checked_name(context, "the requested context") if context else config.current_context or ""
+    )
     if not name:
         if len(contexts) == 1:
             name = next(iter(contexts))
@@ -107,22 +177,31 @@ def parse_kubeconfig(
     if name not in contexts:
         raise KubeconfigError(f"no context named {name!r}; available: {_names(contexts)}")
     entry = contexts[name]
-    cluster_name, user_name = entry.get("cluster"), entry.get("user")
+    cluster_name = optional_str(entry, "cluster", f"context {name!r}")
+    user_name = optional_str(entry, "user", f"context {name!r}")
     if not cluster_name:
         raise KubeconfigError(f"context {name!r} names no cluster")
     if not user_name:
         raise KubeconfigError(f"context {name!r} names no user")
-    cluster = _lookup(config, "clusters", "cluster", cluster_name, name)
-    user = _lookup(config, "users", "user", user_name, name)
-    _refuse_outside_references(cluster, f"cluster {cluster_name!r}", allow_exec=allow_exec)
-    _refuse_outside_references(user, f"user {user_name!r}", allow_exec=allow_exec)
+    cluster = _lookup(config.clusters, "cluster", cluster_name, name)
+    user = _lookup(config.users, "user", user_name, name)
+    cluster_where, user_where = f"cluster {cluster_name!r}", f"user {user_name!r}"
+    _refuse_outside_references(cluster, cluster_where, allow_exec=allow_exec)
+    _refuse_outside_references(user, user_where, allow_exec=allow_exec)
+    ca_data = optional_pem(cluster, "certificate-authority-data", cluster_where)
+    insecure = boolean(cluster, "insecure-skip-tls-verify", cluster_where)
+    if insecure and ca_data:
+        raise KubeconfigError(
+            f"{cluster_where} sets both insecure-skip-tls-verify and certificate-authority-data; "
+            "kubectl refuses this too: keep the CA and remove insecure-skip-tls-verify"
+        )
     return Credentials(
-        server=_server(cluster, cluster_name),
-        context=str(name),
-        ca_data=_optional_b64(cluster, "certificate-authority-data", "CERTIFICATE"),
-        insecure_skip_tls_verify=_bool(cluster, "insecure-skip-tls-verify"),
-        tls_server_name=_optional_str(cluster, "tls-server-name"),
-        **_user_credentials(user, user_name),
+        server=server_url(cluster, cluster_where),
+        context=name,
+        ca_data=ca_data,
+        insecure_skip_tls_verify=insecure,
+        tls_server_name=tls_server_name(cluster, cluster_where),
+        **_user_credentials(user, user_where),
     )
 
 
@@ -141,9 +220,11 @@ def in_cluster_credentials(
         raise KubeconfigError(
             f"not running inside a Kubernetes pod: no service-account token at {token_path}"
         )
+    # The kubelet writes the file; a trailing newline from a hand-made mount is not a secret.
     token = token_path.read_text().strip()
     if not token:
         raise KubeconfigError(f"the service-account token at {token_path} is empty")
+    check_token(token, f"the service-account token at {token_path}")
     ca_data = base64.b64encode(ca_path.read_bytes()).decode() if ca_path.is_file() else None
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 service address
@@ -155,44 +236,98 @@ def in_cluster_credentials(
     )
 
 
+@dataclass
+class _Kubeconfig:
+    """The three named sections, each name unique, with the top-level fields type-checked."""
+
+    raw: dict[str, Any]
+    clusters: dict[str, dict[str, Any]] = field(init=False)
+    users: dict[str, dict[str, Any]] = field(init=False)
+    contexts: dict[str, dict[str, Any]] = field(init=False)
+    current_context: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        for key in ("apiVersion", "kind"):
+            optional_str(self.raw, key, "the kubeconfig")
+        _check_field_types(self.raw, "top", "the kubeconfig")
+        self.current_context = optional_str(self.raw, "current-context", "the kubeconfig")
+        if self.current_context is not None:
+            self.current_context = checked_name(self.current_context, "current-context")
+        self.clusters = _named_entries(self.raw, "clusters", "cluster")
+        self.users = _named_entries(self.raw, "users", "user")
+        self.contexts = _named_entries(self.raw, "contexts", "context")
+
+
 def _load(text: str) -> dict[str, Any]:
+    _check_size(len(text.encode("utf-8", "surrogatepass")))
+    if "\x00" in text:
+        raise KubeconfigError(
+            "the kubeconfig contains NUL characters: it is not UTF-8 text (UTF-16 or binary?)"
+        )
     try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        # The parser's message quotes the offending line, which may hold a token: say where only.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise KubeconfigError(f"the kubeconfig is not valid YAML{where}: {problem}") from None
+        config = load_strict(text)
+    except StrictYamlError as exc:
+        raise KubeconfigError(f"the kubeconfig {exc}") from None
+    if config is None:
+        raise KubeconfigError("the kubeconfig is empty")
     if not isinstance(config, dict):
         raise KubeconfigError("the kubeconfig is not a YAML mapping of clusters, users, contexts")
     return config
 
 
-def _named_entries(config: dict[str, Any], section: str, body: str) -> list[tuple[str, Any]]:
-    entries = config.get(section) or []
+def _check_size(size: int) -> None:
+    if size > MAX_KUBECONFIG_BYTES:
+        raise KubeconfigError(
+            f"the kubeconfig is larger than {MAX_KUBECONFIG_BYTES:,} bytes, the most a "
+            "kubeconfig may be (is this the right file?)"
+        )
+
+
+def _named_entries(config: dict[str, Any], section: str, body: str) -> dict[str, dict[str, Any]]:
+    entries = config.get(section)
+    if entries is None:
+        return {}
     if not isinstance(entries, list):
         raise KubeconfigError(f"`{section}` must be a list")
-    named: list[tuple[str, Any]] = []
-    for entry in entries:
+    named: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not entry.get("name"):
-            raise KubeconfigError(f"every entry of `{section}` needs a name")
-        value = entry.get(body) or {}
+            raise KubeconfigError(f"every entry of `{section}` needs a name (entry {index + 1})")
+        name = checked_name(entry["name"], f"the name of `{section}` entry {index + 1}")
+        if name in named:
+            raise KubeconfigError(
+                f"`{section}` defines {name!r} twice; the second would silently replace the first"
+            )
+        value = entry.get(body)
+        if value is None:
+            value = {}
         if not isinstance(value, dict):
-            raise KubeconfigError(f"{section} entry {entry['name']!r}: `{body}` must be a mapping")
-        named.append((str(entry["name"]), value))
+            raise KubeconfigError(f"{section} entry {name!r}: `{body}` must be a mapping")
+        _check_field_types(value, body, f"{body} {name!r}")
+        named[name] = value
     return named
 
 
-def _lookup(config: dict[str, Any], section: str, body: str, name: str, context: str) -> Any:
-    entries = dict(_named_entries(config, section, body))
+def _check_field_types(entry: dict[str, Any], body: str, where: str) -> None:
+    for key, expected in _FIELD_TYPES[body].items():
+        value = entry.get(key)
+        if value is not None and value != "" and type(value) is not expected:
+            wanted = {str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}
+            raise KubeconfigError(f"{where}: `{key}` must be {wanted[expected]}")
+
+
+def _lookup(
+    entries: dict[str, dict[str, Any]], body: str, name: str, context: str
+) -> dict[str, Any]:
     if name not in entries:
         raise KubeconfigError(f"context {context!r} refers to {body} {name!r}, which is undefined")
     return entries[name]
 
 
-def _names(entries: Mapping[str, Any]) -> str:
-    return ", ".join(sorted(entries))
+def _names(entries: Mapping[str, Any], limit: int = 20) -> str:
+    names = sorted(entries)
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def _refuse_outside_references(entry: dict[str, Any], where: str, *, allow_exec: bool) -> None:
@@ -214,36 +349,7 @@ def _refuse_outside_references(entry: dict[str, Any], where: str, *, allow_exec:
         )
 
 
-def _server(cluster: dict[str, Any], cluster_name: str) -> str:
-    server = cluster.get("server")
-    if not server or not isinstance(server, str):
-        raise KubeconfigError(f"cluster {cluster_name!r} has no server URL")
-    if "proxy-url" in cluster:
-        raise KubeconfigError(f"cluster {cluster_name!r} uses `proxy-url`, which is not supported")
-    parts = urlsplit(server.strip())
-    if not parts.hostname:
-        raise KubeconfigError(f"cluster {cluster_name!r}: {server!r} is not a URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise KubeconfigError(
-            f"cluster {cluster_name!r}: the server must use https ({server!r} would send the "
-            "credentials in clear text); plain http is only accepted for localhost"
-        )
-    if parts.scheme not in ("http", "https"):
-        raise KubeconfigError(f"cluster {cluster_name!r}: the server must be an https:// URL")
-    return server.strip().rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _user_credentials(user: dict[str, Any], user_name: str) -> dict[str, str | None]:
-    where = f"user {user_name!r}"
+def _user_credentials(user: dict[str, Any], where: str) -> dict[str, str | None]:
     if "username" in user or "password" in user:
         raise KubeconfigError(
             f"{where} uses basic authentication (username/password), which Kubernetes removed "
@@ -254,50 +360,20 @@ def _user_credentials(user: dict[str, Any], user_name: str) -> dict[str, str | N
             raise KubeconfigError(
                 f"{where} uses impersonation (`{field_name}`), which is not supported"
             )
-    token = _optional_str(user, "token")
-    cert = _optional_b64(user, "client-certificate-data", "CERTIFICATE")
-    key = _optional_b64(user, "client-key-data", "PRIVATE KEY")
+    token = optional_str(user, "token", where)
+    if token is not None:
+        check_token(token, f"the `token` of {where}")
+    cert = optional_pem(user, "client-certificate-data", where)
+    key = optional_pem(user, "client-key-data", where)
     if bool(cert) != bool(key):
         raise KubeconfigError(
             f"{where} needs both client-certificate-data and client-key-data, or neither"
         )
+    if cert and key:
+        check_key_pair(cert, key, where)
     if not token and not cert:
         raise KubeconfigError(
             f"{where} has no usable credential: expected `token` or "
             "`client-certificate-data` with `client-key-data`"
         )
     return {"token": token, "client_certificate_data": cert, "client_key_data": key}
-
-
-def _optional_str(entry: dict[str, Any], key: str) -> str | None:
-    value = entry.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise KubeconfigError(f"`{key}` must be a string")
-    return value.strip()
-
-
-def _bool(entry: dict[str, Any], key: str) -> bool:
-    value = entry.get(key, False)
-    if not isinstance(value, bool):
-        raise KubeconfigError(f"`{key}` must be true or false")
-    return value
-
-
-def _optional_b64(entry: dict[str, Any], key: str, pem_label: str) -> str | None:
-    """Validate now so a bad paste fails at registration, not at the first collection."""
-    value = _optional_str(entry, key)
-    if value is None:
-        return None
-    value = "".join(value.split())
-    if pem_label.encode() not in _b64decode(value, key):
-        raise KubeconfigError(f"`{key}` does not decode to a PEM {pem_label.lower()}")
-    return value
-
-
-def _b64decode(value: str, key: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise KubeconfigError(f"`{key}` is not valid base64: {exc}") from exc

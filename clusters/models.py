@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from clusters.redaction import redact
+
 
 def default_interval() -> timedelta:
     return settings.RAMPART_DEFAULT_COLLECTION_INTERVAL
@@ -87,6 +89,12 @@ class Cluster(models.Model):
         return reverse("cluster_detail", kwargs={"name": self.name})
 
     @property
+    def api_server_display(self) -> str:
+        """The API server as pages show it: a `user:password@` stored before registration
+        refused them is masked."""
+        return redact(self.api_server)
+
+    @property
     def is_live(self) -> bool:
         return self.source_kind in (self.SourceKind.KUBECONFIG, self.SourceKind.IN_CLUSTER)
 
@@ -162,7 +170,9 @@ class CollectionRun(models.Model):
     anonymous_probe = models.JSONField(null=True, blank=True)
     # "gke", "eks", "aks", "other" or "" (clusters.distribution): what provider-owned checklist
     # items are judged against, recorded so re-deriving this run's verdicts reads the same.
-    distribution = models.CharField(max_length=20, blank=True)
+    # A database default too: code (or a migration's historical model) that predates the field
+    # can still insert runs.
+    distribution = models.CharField(max_length=20, blank=True, db_default="")
     last_error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from celery import current_app
 from django.conf import settings
@@ -21,7 +24,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from clusters import crypto
-from clusters.bundles import ERRORS_FILE, BundleError, read_bundle
+from clusters.addresses import AddressRefused, AddressUnresolved, server_addresses
+from clusters.archives import ArchiveError, bundle_files
+from clusters.bundles import BundleError, is_bundle_file, read_bundle
 from clusters.kubeconfig import Credentials, KubeconfigError, parse_kubeconfig
 from clusters.models import Cluster, ClusterOwner, CollectionRun, ProviderLink
 
@@ -67,14 +72,27 @@ def _validated_owners(owners: Iterable[str]) -> list[str]:
 
 
 def _pack_bundle_directory(directory: Path) -> Path:
-    """Store a directory bundle as one .tar.gz, so later edits to the directory change nothing."""
-    handle = tempfile.NamedTemporaryFile(suffix=".tar.gz", delete=False)  # noqa: SIM115
+    """Store a directory bundle as one .tar.gz, so later edits to the directory change nothing.
+
+    Files are read the way read_bundle reads them (regular files only, within the limits); the
+    packed archive is what is then checked and stored. The caller removes it.
+    """
+    handle = tempfile.NamedTemporaryFile(prefix="rampart-bundle-", suffix=".tar.gz", delete=False)  # noqa: SIM115
     handle.close()
-    with tarfile.open(handle.name, "w:gz") as archive:
-        for file in sorted(directory.iterdir()):
-            if file.is_file() and (file.suffix == ".json" or file.name == ERRORS_FILE):
-                archive.add(file, arcname=file.name)
-    return Path(handle.name)
+    packed = Path(handle.name)
+    try:
+        with tarfile.open(packed, "w:gz") as archive:
+            for name, content in bundle_files(directory, is_bundle_file):
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    except ArchiveError as exc:
+        packed.unlink(missing_ok=True)
+        raise RegistrationError(f"the evidence bundle cannot be read: {exc}") from None
+    except OSError as exc:
+        packed.unlink(missing_ok=True)
+        raise RegistrationError(f"the evidence bundle cannot be packed: {exc.strerror}") from None
+    return packed
 
 
 def _check_bundle(path: Path) -> None:
@@ -122,60 +140,99 @@ def cluster_register(
         description=description,
         created_by=by,  # type: ignore[misc]
     )
-    bundle_file: File | None = None
-    if source_kind == Cluster.SourceKind.KUBECONFIG:
-        if not kubeconfig:
-            raise RegistrationError("a kubeconfig is required")
-        try:
-            credentials = parse_kubeconfig(
-                kubeconfig,
-                context=context or None,
-                allow_exec=settings.RAMPART_ALLOW_KUBECONFIG_EXEC,
+    # Temporary copies of a bundle live until it is stored by collection_request, no longer.
+    with ExitStack() as cleanup:
+        bundle_file: File | None = None
+        if source_kind == Cluster.SourceKind.KUBECONFIG:
+            if not kubeconfig:
+                raise RegistrationError("a kubeconfig is required")
+            _store_credentials(cluster, _checked_credentials(kubeconfig, context))
+        elif source_kind == Cluster.SourceKind.IN_CLUSTER:
+            # The pod's own service account is read when collecting, on the worker that runs
+            # in the cluster; nothing secret is stored.
+            cluster.api_server = "https://kubernetes.default.svc"
+        elif source_kind == Cluster.SourceKind.BUNDLE:
+            bundle_file = cleanup.enter_context(
+                _bundle_to_store(bundle_path, bundle_upload, bundle_upload_name)
             )
-        except KubeconfigError as exc:
-            raise RegistrationError(str(exc)) from exc
-        _store_credentials(cluster, credentials)
-    elif source_kind == Cluster.SourceKind.IN_CLUSTER:
-        # The pod's own service account is read when collecting, on the worker that runs in the
-        # cluster; nothing secret is stored.
-        cluster.api_server = "https://kubernetes.default.svc"
-    elif source_kind == Cluster.SourceKind.BUNDLE:
-        bundle_file = _bundle_file(bundle_path, bundle_upload, bundle_upload_name)
-        # Bundles are evidence of one moment: re-collected only when a new bundle is uploaded.
-        cluster.schedule_enabled = False
-    else:
-        raise RegistrationError(f"unknown source kind {source_kind!r}")
-    cluster.save()
-    ClusterOwner.objects.bulk_create(ClusterOwner(cluster=cluster, email=e) for e in owner_emails)
-    if collect:
-        collection_request(
-            cluster=cluster, trigger=CollectionRun.Trigger.REGISTRATION, by=by, bundle=bundle_file
+            # Bundles are evidence of one moment: re-collected only when a new one is uploaded.
+            cluster.schedule_enabled = False
+        else:
+            raise RegistrationError(f"unknown source kind {source_kind!r}")
+        cluster.save()
+        ClusterOwner.objects.bulk_create(
+            ClusterOwner(cluster=cluster, email=e) for e in owner_emails
         )
+        if collect:
+            collection_request(
+                cluster=cluster,
+                trigger=CollectionRun.Trigger.REGISTRATION,
+                by=by,
+                bundle=bundle_file,
+            )
     return cluster
 
 
-def _bundle_file(path: Path | None, upload: IO[bytes] | None, upload_name: str) -> File:
-    if path is not None:
-        path = Path(path)
-        if path.is_dir():
-            _check_bundle(path)
-            packed = _pack_bundle_directory(path)
-            return File(packed.open("rb"), name=f"{path.name}.tar.gz")
-        if not path.is_file():
-            raise RegistrationError(f"{path} does not exist")
-        _check_upload_size(path.stat().st_size)
-        _check_bundle(path)
-        return File(path.open("rb"), name=path.name)
+@contextmanager
+def _bundle_to_store(
+    path: Path | None, upload: IO[bytes] | None, upload_name: str
+) -> Iterator[File]:
+    """The validated bundle as a File ready to store; every temporary copy removed on exit.
+
+    Django keeps a large upload in a temporary file of its own (and deletes it): that file is
+    read in place. A small upload lives in memory and is spooled to disk once to be read. A
+    directory is packed into an archive first. Nothing is left in $TMPDIR, whatever happens.
+    """
+    temporary: list[Path] = []
+    handle: IO[bytes] | None = None
+    try:
+        if path is not None:
+            source, name = _bundle_source(Path(path), temporary)
+        else:
+            source, name = _upload_source(upload, upload_name, temporary)
+        _check_bundle(source)
+        handle = source.open("rb")
+        yield File(handle, name=name)
+    finally:
+        if handle is not None:
+            handle.close()
+        for file in temporary:
+            file.unlink(missing_ok=True)
+
+
+def _bundle_source(path: Path, temporary: list[Path]) -> tuple[Path, str]:
+    if path.is_dir():
+        packed = _pack_bundle_directory(path)
+        temporary.append(packed)
+        return packed, f"{path.name}.tar.gz"
+    if not path.is_file():
+        raise RegistrationError(f"{path} does not exist")
+    _check_upload_size(path.stat().st_size)
+    return path, path.name
+
+
+def _upload_source(
+    upload: IO[bytes] | None, upload_name: str, temporary: list[Path]
+) -> tuple[Path, str]:
     if upload is None:
         raise RegistrationError("an evidence bundle (.tar.gz or .zip) is required")
-    # Spool the upload to disk once: it is validated, then stored, without holding it in memory.
     suffix = ".zip" if upload_name.lower().endswith(".zip") else ".tar.gz"
-    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as spool:
-        shutil.copyfileobj(upload, spool, length=1024 * 1024)
-    spooled = Path(spool.name)
-    _check_upload_size(spooled.stat().st_size)
-    _check_bundle(spooled)
-    return File(spooled.open("rb"), name=Path(upload_name).name or f"bundle{suffix}")
+    name = Path(upload_name).name or f"bundle{suffix}"
+    declared = getattr(upload, "size", None)
+    if isinstance(declared, int):
+        _check_upload_size(declared)  # before a byte of it is copied anywhere
+    in_place = getattr(upload, "temporary_file_path", None)
+    if callable(in_place):
+        source = Path(in_place())
+    else:
+        with tempfile.NamedTemporaryFile(
+            prefix="rampart-upload-", suffix=suffix, delete=False
+        ) as spool:
+            temporary.append(Path(spool.name))
+            shutil.copyfileobj(upload, spool, length=1024 * 1024)
+        source = Path(spool.name)
+    _check_upload_size(source.stat().st_size)
+    return source, name
 
 
 def _store_credentials(cluster: Cluster, credentials: Credentials) -> None:
@@ -188,15 +245,31 @@ def cluster_credentials(cluster: Cluster) -> Credentials:
     return Credentials.from_json(crypto.decrypt(bytes(cluster.credentials)))
 
 
-@transaction.atomic
-def cluster_update_kubeconfig(*, cluster: Cluster, kubeconfig: str, context: str | None) -> Cluster:
+def _checked_credentials(kubeconfig: str, context: str | None) -> Credentials:
+    """Parsed strictly, and the server's address allowed by the policy (clusters/addresses.py).
+
+    The address is checked here for a clear answer at registration, and again at every
+    connection, where the name must resolve and is pinned to the checked address.
+    """
     try:
         credentials = parse_kubeconfig(
             kubeconfig, context=context or None, allow_exec=settings.RAMPART_ALLOW_KUBECONFIG_EXEC
         )
     except KubeconfigError as exc:
         raise RegistrationError(str(exc)) from exc
-    _store_credentials(cluster, credentials)
+    parts = urlsplit(credentials.server)
+    try:
+        server_addresses(parts.hostname or "", parts.port or 443)
+    except AddressRefused as exc:
+        raise RegistrationError(f"the API server address is refused: {exc}") from exc
+    except AddressUnresolved:
+        pass  # private DNS the worker may see and this process not: checked when connecting
+    return credentials
+
+
+@transaction.atomic
+def cluster_update_kubeconfig(*, cluster: Cluster, kubeconfig: str, context: str | None) -> Cluster:
+    _store_credentials(cluster, _checked_credentials(kubeconfig, context))
     cluster.save(update_fields=["credentials", "api_server", "context_name"])
     return cluster
 
@@ -265,10 +338,10 @@ def bundle_upload(
 ) -> CollectionRun:
     if cluster.source_kind != Cluster.SourceKind.BUNDLE:
         raise RegistrationError(f"{cluster} collects from its API server, not from bundles")
-    bundle = _bundle_file(None, upload, upload_name)
-    return collection_request(
-        cluster=cluster, trigger=CollectionRun.Trigger.UPLOAD, by=by, bundle=bundle
-    )
+    with _bundle_to_store(None, upload, upload_name) as bundle:
+        return collection_request(
+            cluster=cluster, trigger=CollectionRun.Trigger.UPLOAD, by=by, bundle=bundle
+        )
 
 
 def clusters_enqueue_due(*, now: datetime | None = None) -> list[CollectionRun]:

@@ -32,6 +32,7 @@ from clusters.providers import (
     provider_missing,
     provider_set,
 )
+from clusters.redaction import redact
 from clusters.services import cluster_credentials
 
 logger = logging.getLogger(__name__)
@@ -65,17 +66,23 @@ def _kubernetes_inventory(run: CollectionRun, progress: Progress) -> Inventory:
             credentials = cluster_credentials(cluster)
     except (KubeconfigError, CredentialsUnreadable) as exc:
         raise CollectionFailed(str(exc)) from exc
+    # What the cluster's own secrets look like is known only here: messages lose them too.
+    secrets = credentials.secret_values()
     try:
-        return kube.collect(
+        inventory = kube.collect(
             credentials,
             page_size=settings.RAMPART_KUBE_PAGE_SIZE,
             timeout=settings.RAMPART_KUBE_REQUEST_TIMEOUT,
             progress=progress,
         )
-    except kube.Unreachable:
-        raise  # transient: the caller decides whether to retry
+    except kube.Unreachable as exc:  # transient: the caller decides whether to retry
+        raise kube.Unreachable(redact(str(exc), secrets=secrets)) from None
     except kube.KubeError as exc:  # rejected credentials, not an API server, TLS misconfigured
-        raise CollectionFailed(str(exc)) from exc
+        raise CollectionFailed(redact(str(exc), secrets=secrets)) from None
+    inventory.kind_errors = {
+        key: redact(reason, secrets=secrets) for key, reason in inventory.kind_errors.items()
+    }
+    return inventory
 
 
 def provider_inputs(cluster: Cluster, inventory: Inventory, progress: Progress) -> None:
@@ -110,16 +117,17 @@ def _read_link(inventory: Inventory, provider: Provider, link: ProviderLink) -> 
         )
     except ProviderError as exc:
         status = KindStatus.FORBIDDEN if exc.forbidden else KindStatus.ERROR
-        provider_missing(inventory, provider, status, str(exc))
+        provider_missing(inventory, provider, status, redact(str(exc)))
         return
     except (DocumentError, CredentialsUnreadable) as exc:
-        provider_missing(inventory, provider, KindStatus.ERROR, str(exc))
+        provider_missing(inventory, provider, KindStatus.ERROR, redact(str(exc)))
         return
     except SoftTimeLimitExceeded:
         raise  # the pipeline fails the run once, with the reason
     except Exception as exc:  # a bug in a provider client must not fail the Kubernetes part
         logger.exception("reading %s for %s failed", link.target, link.cluster)
-        provider_missing(inventory, provider, KindStatus.ERROR, f"{type(exc).__name__}: {exc}")
+        reason = redact(f"{type(exc).__name__}: {exc}")
+        provider_missing(inventory, provider, KindStatus.ERROR, reason)
         return
     provider_set(
         inventory, provider, document, source=f"{provider.label} API: {link.target}", **extras

@@ -9,6 +9,7 @@ is missing.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from datetime import timedelta
@@ -78,6 +79,19 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_cidrs(name: str) -> list[str]:
+    """Comma-separated networks (10.0.0.0/8, fd00::/8), each checked at startup."""
+    cidrs = env_list(name)
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: {cidr!r} is not a network (write it as 169.254.10.0/24)"
+            ) from exc
+    return cidrs
 
 
 def env_url(name: str, default: str = "") -> str:
@@ -346,6 +360,10 @@ RAMPART_ENCRYPTION_KEYS = env_list("RAMPART_ENCRYPTION_KEYS", env_secret("RAMPAR
 # An admin may allow exec/auth-provider kubeconfigs; off by default because registering a
 # cluster would otherwise run commands or read files on the worker.
 RAMPART_ALLOW_KUBECONFIG_EXEC = env_bool("RAMPART_ALLOW_KUBECONFIG_EXEC", False)
+# API servers are never link-local, cloud metadata, unspecified, multicast or broadcast
+# addresses (clusters/addresses.py); these networks are allowed all the same, e.g. an API
+# server an appliance really serves on 169.254.x.y. Loopback and private ranges need no entry.
+RAMPART_ALLOWED_SERVER_CIDRS = env_cidrs("RAMPART_ALLOWED_SERVER_CIDRS")
 
 # --- Collection -------------------------------------------------------------------------------
 RAMPART_DEFAULT_COLLECTION_INTERVAL = timedelta(
@@ -493,7 +511,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Credential-shaped text (tokens, PEM blocks, user:password@ URLs) is masked in every
+    # record a handler writes; Celery's own handlers get the same filter (config/celery.py).
+    "filters": {"redact_credentials": {"()": "clusters.redaction.RedactingFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_credentials"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # The client logs request bodies at DEBUG, which could include tokens.

@@ -32,11 +32,17 @@ from clusters.inventory import Inventory, gc_paused
 from clusters.models import CollectionRun
 from clusters.sources import CollectionFailed, inventory_for
 from compliance.services import governance_for
-from posture.evaluation import evaluate
-from posture.findings import findings_reconcile, open_by_severity
+from posture.evaluation import derive, evaluate
 from posture.models import Evaluation
+from posture.reconcile import findings_reconcile, open_by_severity
 from posture.rollups import day_record
-from posture.services import check_context, derive_context, evaluation_store
+from posture.services import (
+    check_context,
+    derive_context,
+    evaluation_store,
+    judging_fingerprint,
+    stored_verdicts,
+)
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -68,7 +74,9 @@ def collection_execute(
         inventory = inventory_for(run, progress)
         fetched = time.perf_counter()
         progress("evaluating checks")
-        inventory_record(run=run, inventory=inventory, fetch_seconds=fetched - started)
+        inventory_record(
+            run=run, inventory=inventory, fetch_seconds=fetched - started, progress=progress
+        )
     except kube.Unreachable as exc:
         if not retry_transient:
             return _failed(run, str(exc), send_inline=send_alerts_inline)
@@ -93,6 +101,7 @@ def inventory_record(
     inventory: Inventory,
     fetch_seconds: float = 0.0,
     created_at: datetime | None = None,
+    progress: Progress | None = None,
 ) -> Evaluation:
     """Evaluate an inventory for a claimed run and store everything it implies, atomically.
 
@@ -100,25 +109,45 @@ def inventory_record(
     history); it defaults to now.
     """
     evaluating = time.perf_counter()
+    progress = progress or _quiet
     at = created_at or timezone.now()
     today = timezone.localdate(at)
     governance = governance_for(cluster_id=run.cluster_id, now=at)
     kind_status = {key: str(status) for key, status in inventory.kind_status.items()}
-    with gc_paused():  # checks build many small objects and no cycles; see gc_paused
-        verdicts, derived = evaluate(
-            inventory,
-            governance=governance,
-            checks=check_context(today=today),
-            context=derive_context(
-                today=today,
-                kubernetes_version=inventory.git_version,
-                kind_status=kind_status,
-                distribution=distribution_of(inventory),
-            ),
-        )
+    checks = check_context(today=today)
+    fingerprint = judging_fingerprint(inventory_digest=inventory.digest(), context=checks)
+    context = derive_context(
+        today=today,
+        kubernetes_version=inventory.git_version,
+        kind_status=kind_status,
+        distribution=distribution_of(inventory),
+    )
+    judged_as = (
+        Evaluation.objects.select_related("result_set")
+        .filter(cluster_id=run.cluster_id, judging_fingerprint=fingerprint)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if judged_as is not None:
+        # The same inventory, checks and day: its raw verdicts are these. Derive only.
+        progress(f"unchanged since collection {judged_as.run_id}: its verdicts stand")
+        waivable = {waiver.check_id for waiver in governance.waivers}
+        verdicts = stored_verdicts(judged_as, affected_of=waivable)
+        derived = derive(verdicts, governance=governance, context=context)
+    else:
+        with gc_paused():  # checks build many small objects and no cycles; see gc_paused
+            verdicts, derived = evaluate(
+                inventory, governance=governance, checks=checks, context=context
+            )
     with transaction.atomic():
         evaluation = evaluation_store(
-            run=run, verdicts=verdicts, derived=derived, governance=governance, created_at=at
+            run=run,
+            verdicts=verdicts,
+            derived=derived,
+            governance=governance,
+            created_at=at,
+            judged_as=judged_as,
+            fingerprint=fingerprint,
         )
         # Same transaction: an evaluation is never stored without its findings reconciled,
         # its day's rollup moved on and its run finished.
@@ -139,6 +168,10 @@ def inventory_record(
             finished_at=created_at,
         )
     return evaluation
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 def _failed(run: CollectionRun, error: str, *, send_inline: bool) -> CollectionRun:

@@ -7,15 +7,7 @@ detail by `detail_field`, which keeps what names the problem (`container "api"`,
 versions, counts, dates, parenthesised remarks and pod-template hashes. A rolling update
 (same Deployment, new ReplicaSet hash and pod names) therefore keeps every finding open.
 
-Each evaluation reconciles only the checks it judged (status pass or fail):
-
-    (none)   -> open      new: first seen in this evaluation
-    open     -> open      still open: only last_seen moves (one bulk UPDATE for all of them)
-    open     -> resolved  the check passed, or failed without naming this object
-    resolved -> open      reopened: times_reopened + 1, a new episode starts (opened_at)
-
-A check that is unknown, in error, waived or not applicable leaves its findings untouched:
-missing data is never a pass, so it can neither resolve nor refresh them.
+posture.reconcile brings the stored findings in line with each evaluation by this identity.
 """
 
 from __future__ import annotations
@@ -24,14 +16,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any
 
-from django.db.models import Count
-from django.utils import timezone
-
 from posture.checks.base import REGISTRY, Severity
-from posture.models import Evaluation, Finding
-from posture.status import OBSERVED
 
 BATCH = 500
 DETAIL_MAX = 2000
@@ -61,6 +49,9 @@ def _normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip(" .:;,")
 
 
+# Workloads share details ('container "app": securityContext.privileged=true'): a hundred
+# thousand findings of one collection normalise a few thousand distinct strings.
+@lru_cache(maxsize=65_536)
 def detail_field(detail: str) -> str:
     """The stable part of an affected object's detail: what is wrong, not how much or which build.
 
@@ -102,7 +93,7 @@ class Identity:
     name: str
     field: str
 
-    @property
+    @cached_property  # asked several times per finding on every reconcile
     def fingerprint(self) -> str:
         key = "\x1f".join((self.check_id, self.kind, self.namespace, self.name, self.field))
         return hashlib.sha256(key.encode()).hexdigest()
@@ -143,139 +134,3 @@ def observed_findings(check_id: str, affected: Iterable[dict[str, Any]]) -> dict
         if detail and detail not in observed.details:
             observed.details.append(detail)
     return found
-
-
-@dataclass
-class ReconcileResult:
-    """What one evaluation changed. `still_open` is a count: those rows only had last_seen moved."""
-
-    new: list[Finding] = field(default_factory=list)
-    still_open: int = 0
-    resolved: list[Finding] = field(default_factory=list)
-    reopened: list[Finding] = field(default_factory=list)
-
-    @property
-    def opened(self) -> list[Finding]:
-        return [*self.new, *self.reopened]
-
-
-def findings_reconcile(*, evaluation: Evaluation) -> ReconcileResult:
-    """Bring the cluster's findings in line with this evaluation. Call inside its transaction."""
-    now = evaluation.created_at or timezone.now()
-    results = list(
-        evaluation.results.filter(status__in=OBSERVED).values_list("check_id", "status", "affected")
-    )
-    judged = [check_id for check_id, _, _ in results]
-    observed: dict[str, Observed] = {}
-    for check_id, status, affected in results:
-        if status == "fail":
-            observed.update(observed_findings(check_id, affected))
-    existing = {
-        finding.fingerprint: finding
-        for finding in Finding.objects.filter(cluster_id=evaluation.cluster_id, check_id__in=judged)
-    }
-    result = ReconcileResult()
-    changed: list[Finding] = []
-    for fingerprint, seen in observed.items():
-        finding = existing.get(fingerprint)
-        if finding is None:
-            result.new.append(_new_finding(evaluation, seen, now))
-        elif finding.status == Finding.Status.RESOLVED:
-            finding.reopen(
-                evaluation=evaluation, at=now, detail=seen.detail, severity=seen.severity
-            )
-            result.reopened.append(finding)
-        elif finding.detail != seen.detail or finding.severity != seen.severity:
-            finding.detail, finding.severity = seen.detail, seen.severity
-            changed.append(finding)
-    for fingerprint, finding in existing.items():
-        if finding.status == Finding.Status.OPEN and fingerprint not in observed:
-            finding.resolve(evaluation=evaluation, at=now)
-            result.resolved.append(finding)
-    Finding.objects.bulk_create(result.new, batch_size=BATCH)
-    Finding.objects.bulk_update(
-        result.reopened,
-        [
-            "status",
-            "severity",
-            "detail",
-            "times_reopened",
-            "opened_at",
-            "opened_evaluation",
-            "resolved_at",
-            "resolved_evaluation",
-            "last_seen_at",
-            "last_seen_evaluation",
-        ],
-        batch_size=BATCH,
-    )
-    Finding.objects.bulk_update(
-        result.resolved, ["status", "resolved_at", "resolved_evaluation"], batch_size=BATCH
-    )
-    Finding.objects.bulk_update(changed, ["detail", "severity"], batch_size=BATCH)
-    # Everything else the evaluation saw failing is still open: one UPDATE moves last_seen on
-    # all of them, so an unchanged cluster re-collected writes nothing else.
-    result.still_open = (
-        Finding.objects.filter(
-            cluster_id=evaluation.cluster_id,
-            status=Finding.Status.OPEN,
-            check_id__in=[check_id for check_id, status, _ in results if status == "fail"],
-        )
-        .exclude(last_seen_evaluation=evaluation)
-        .update(last_seen_evaluation=evaluation, last_seen_at=now)
-    )
-    return result
-
-
-def open_by_severity(*, cluster_id: int) -> dict[str, int]:
-    """Open findings per severity: what the trend of open findings plots."""
-    rows = (
-        Finding.objects.filter(cluster_id=cluster_id, status=Finding.Status.OPEN)
-        .values_list("severity")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
-    return dict(rows)
-
-
-def _new_finding(evaluation: Evaluation, seen: Observed, now: Any) -> Finding:
-    identity = seen.identity
-    return Finding(
-        cluster_id=evaluation.cluster_id,
-        check_id=identity.check_id,
-        fingerprint=identity.fingerprint,
-        kind=identity.kind,
-        namespace=identity.namespace,
-        name=identity.name,
-        field=identity.field,
-        severity=seen.severity,
-        status=Finding.Status.OPEN,
-        detail=seen.detail,
-        first_seen_evaluation=evaluation,
-        first_seen_at=now,
-        opened_evaluation=evaluation,
-        opened_at=now,
-        last_seen_evaluation=evaluation,
-        last_seen_at=now,
-    )
-
-
-def reconcile_result_for(*, evaluation: Evaluation) -> ReconcileResult:
-    """The result `findings_reconcile` produced for this evaluation, read back from the rows.
-
-    Alerting runs after the collection's transaction and may be re-run for the same evaluation
-    (a retried task): reading the outcome back keeps it identical every time.
-    """
-    opened = list(Finding.objects.filter(opened_evaluation=evaluation).order_by("check_id", "id"))
-    return ReconcileResult(
-        new=[f for f in opened if f.first_seen_evaluation_id == evaluation.pk],
-        reopened=[f for f in opened if f.first_seen_evaluation_id != evaluation.pk],
-        resolved=list(
-            Finding.objects.filter(resolved_evaluation=evaluation).order_by("check_id", "id")
-        ),
-        still_open=Finding.objects.filter(
-            last_seen_evaluation=evaluation, status=Finding.Status.OPEN
-        )
-        .exclude(opened_evaluation=evaluation)
-        .count(),
-    )

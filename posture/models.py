@@ -45,6 +45,9 @@ class Evaluation(models.Model):
     # The first waiver expiry or attestation lapse the effective verdict depends on: from then
     # on it must be derived again (posture.services.evaluations_rederive_due). Latest only.
     verdicts_valid_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    # posture.services.judging_fingerprint of what was judged: a collection with the same one
+    # shares this evaluation's raw verdicts instead of judging again.
+    judging_fingerprint = models.CharField(max_length=64, blank=True)
 
     objects = EvaluationQuerySet.as_manager()
 

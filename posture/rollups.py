@@ -21,8 +21,8 @@ from django.utils import timezone
 from posture.models import ClusterDay, FleetDay
 
 if TYPE_CHECKING:
-    from posture.findings import ReconcileResult
     from posture.models import Evaluation
+    from posture.reconcile import ReconcileResult
 
 FLEET_LOOKBACK_DAYS = 7  # a cluster missing for longer drops out of the fleet's day
 

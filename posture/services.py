@@ -9,7 +9,10 @@ compliance app asks `evaluation_rederive` for the cluster's latest evaluation: t
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, time
+from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -17,7 +20,7 @@ from django.utils import timezone
 
 from clusters.models import CollectionRun
 from posture import rollups
-from posture.checks.base import CheckContext
+from posture.checks.base import REGISTRY, CheckContext
 from posture.evaluation import DeriveContext, Derived, Governance, derive
 from posture.guides import distribution_of
 from posture.models import CheckResult, Evaluation
@@ -36,6 +39,48 @@ def catalog_version() -> str:
     from posture import release_catalog
 
     return release_catalog.get_catalog().version
+
+
+# What judging an inventory depends on besides the inventory: the check code and its data.
+_JUDGING_SOURCES = (
+    "checks/*.py",
+    "pss/*.py",
+    "workloads.py",
+    "release_*.py",
+    "results.py",
+    "data/*",
+)
+
+
+@cache
+def _judging_code() -> bytes:
+    root = Path(__file__).resolve().parent
+    hasher = hashlib.blake2b(digest_size=32)
+    for pattern in _JUDGING_SOURCES:
+        for path in sorted(root.glob(pattern)):
+            hasher.update(path.name.encode())
+            hasher.update(path.read_bytes())
+    return hasher.digest()
+
+
+def judging_fingerprint(*, inventory_digest: str, context: CheckContext) -> str:
+    """Equal fingerprints, equal raw verdicts: the same inventory judged by the same checks,
+    catalog and settings on the same day. The pipeline reuses the previous evaluation's raw
+    verdicts instead of judging again when its fingerprint is the same."""
+    hasher = hashlib.blake2b(_judging_code(), digest_size=32)
+    hasher.update(inventory_digest.encode())
+    hasher.update(catalog_version().encode())
+    hasher.update(
+        repr(
+            (
+                sorted(REGISTRY),
+                context.allowed_registries,
+                context.untrusted_namespace_label,
+                str(context.today),
+            )
+        ).encode()
+    )
+    return hasher.hexdigest()
 
 
 def derive_context(
@@ -76,16 +121,26 @@ def evaluation_store(
     derived: Derived,
     governance: Governance,
     created_at: datetime | None = None,
+    judged_as: Evaluation | None = None,
+    fingerprint: str = "",
 ) -> Evaluation:
     """Store one collection's raw and effective verdicts. Call inside its transaction.
 
-    `created_at` back-dates the evaluation (demo and benchmark history); it defaults to now.
+    `judged_as`: an evaluation whose raw verdicts these are (the same judging fingerprint):
+    its result set is shared as it is. `created_at` back-dates the evaluation (demo and
+    benchmark history); it defaults to now.
     """
     created_at = created_at or timezone.now()
+    result_set = (
+        judged_as.result_set
+        if judged_as is not None
+        else result_set_store(cluster_id=run.cluster_id, verdicts=verdicts)
+    )
     evaluation = Evaluation(
         run=run,
         cluster_id=run.cluster_id,
-        result_set=result_set_store(cluster_id=run.cluster_id, verdicts=verdicts),
+        judging_fingerprint=fingerprint,
+        result_set=result_set,
         verdict_set=verdict_set_store(cluster_id=run.cluster_id, content=derived.as_stored()),
         verdicts_valid_until=_moment(governance.valid_until(timezone.localdate(created_at))),
         catalog_version=catalog_version(),

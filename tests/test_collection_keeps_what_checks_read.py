@@ -26,6 +26,7 @@ from clusters import kube
 from clusters.bundles import ERRORS_FILE, read_bundle, recorded_errors, resource_key
 from clusters.inventory import Inventory, KindStatus
 from clusters.resources import BY_KIND, RESOURCES
+from clusters.shapes import split_valid
 from clusters.tests.fakeapi import DEFAULT_VERSION, FakeApiServer
 from posture.checks.base import CheckContext, run_all
 
@@ -155,11 +156,18 @@ def _oracle_cases() -> Iterator[Case]:
                         continue
                     item = dict(document)
                     meta = dict(item.get("metadata") or {})
-                    # One object per case: names made unique, namespaces kept.
+                    # One object per case: names made unique; a namespaced object the
+                    # manifest left unplaced gets `default`, as the API server would place it.
                     meta["name"] = f"{meta.get('name', 'x')}-{index}"
+                    if BY_KIND[document["kind"]].namespaced:
+                        meta.setdefault("namespace", "default")
                     item["metadata"] = meta
                     objects.setdefault(_KINDS[document["kind"]], []).append(item)
-        yield Case("polaris-fixtures", objects)
+        # Only what an API server would store: a fixture object it would refuse (a container
+        # without a name) is left to the hostile-input tests, this test is about the trim.
+        yield Case(
+            "polaris-fixtures", {key: split_valid(key, items)[0] for key, items in objects.items()}
+        )
     pss = ORACLE / "pss" / "cases.jsonl"
     if pss.is_file():
         pods: list[JSON] = []

@@ -127,3 +127,28 @@ def test_it_shows_every_planted_problem_of_a_live_cluster(
         assert "forbidden" in checks[check_id]["summary"]
     # A live source probes anonymous access, which a bundle cannot.
     assert checks["access.anonymous_api"]["status"] == "pass"
+
+
+def test_it_lists_failing_pods_to_a_reader_forbidden_replicasets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Evidence in hand is never hidden: pods alone show the baseline violations, named as
+    pods (their owners cannot be attributed), and the verdict says what was not collected."""
+    with FakeApiServer.from_bundle(DEMO / "payments-prod", forbidden={"replicasets"}) as server:
+        kubeconfig = tmp_path / "kubeconfig.yaml"
+        kubeconfig.write_text(server.kubeconfig())
+        call_command(
+            "register_cluster", "pods-only", "--kubeconfig", str(kubeconfig), "--no-collect"
+        )
+        call_command("collect", "pods-only", "--sync")
+    capsys.readouterr()
+    call_command("posture", "pods-only", "--format", "json")
+    document = orjson.loads(capsys.readouterr().out)
+    assert document["collection"]["status"] == "partial"
+    baseline = next(c for c in document["checks"] if c["id"] == "pss.baseline")
+    assert baseline["status"] == "fail"
+    assert "replicasets" in baseline["missing"]
+    assert "Not collected: replicasets forbidden" in baseline["summary"]
+    kinds = {a["kind"] for a in baseline["affected"]}
+    assert "Pod" in kinds
+    assert baseline["controls"]["privileged"]["status"] == "fail"

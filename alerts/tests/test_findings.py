@@ -15,13 +15,9 @@ from clusters.models import Cluster, CollectionRun
 from clusters.services import cluster_register
 from clusters.tests.factories import make_cluster, make_evaluation
 from pipeline.collection import collection_execute
-from posture.findings import (
-    detail_field,
-    findings_reconcile,
-    reconcile_result_for,
-    workload_name,
-)
+from posture.findings import detail_field, workload_name
 from posture.models import Evaluation, Finding
+from posture.reconcile import findings_reconcile, last_seen_at_for, reconcile_result_for
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +89,7 @@ def test_it_never_resolves_findings_of_a_check_that_became_unknown(known_checks:
     assert finding.status == "open" and finding.resolved_at is None
 
 
-def test_it_only_moves_last_seen_when_nothing_changed(known_checks: object) -> None:
+def test_it_writes_nothing_when_nothing_changed(known_checks: object) -> None:
     cluster = make_cluster()
     affected = [binding(f"b{i}") for i in range(30)]
     evaluate(cluster, failing(ADMIN_BINDINGS, *affected), failing(TAGS, binding("x")))
@@ -104,14 +100,27 @@ def test_it_only_moves_last_seen_when_nothing_changed(known_checks: object) -> N
     )
     with CaptureQueriesContext(connection) as queries:
         result = findings_reconcile(evaluation=again)
-    writes = [
-        q["sql"]
-        for q in queries.captured_queries
-        if "posture_finding" in q["sql"] and not q["sql"].startswith("SELECT")
-    ]
-    assert len(writes) == 1 and writes[0].startswith("UPDATE")
+    finding_queries = [q["sql"] for q in queries.captured_queries if "posture_finding" in q["sql"]]
+    # Same stored verdicts as last time: the findings are not rewritten, nor even read.
+    assert len(finding_queries) == 1 and "COUNT" in finding_queries[0]
     assert result.still_open == 31 and not (result.new or result.resolved or result.reopened)
-    assert set(Finding.objects.values_list("last_seen_evaluation", flat=True)) == {again.pk}
+    # The latest evaluation still fails their checks: that is when they were last seen.
+    again = Evaluation.objects.select_related("result_set").get(pk=again.pk)
+    assert {last_seen_at_for(f, again) for f in Finding.objects.all()} == {again.created_at}
+
+
+def test_it_keeps_the_last_evaluation_that_saw_a_finding_whose_check_went_unknown(
+    known_checks: object,
+) -> None:
+    cluster = make_cluster()
+    seen = evaluate(cluster, failing(ADMIN_BINDINGS, binding("a")))
+    evaluate(cluster, failing(ADMIN_BINDINGS, binding("a")), minutes=5)
+    later = evaluate(cluster, {"check_id": ADMIN_BINDINGS, "status": "unknown"}, minutes=10)
+    finding = Finding.objects.get()
+    assert finding.status == "open"
+    later = Evaluation.objects.select_related("result_set").get(pk=later.pk)
+    second = Evaluation.objects.exclude(pk__in=[seen.pk, later.pk]).get()
+    assert last_seen_at_for(finding, later) == second.created_at
 
 
 def test_it_updates_the_latest_detail_without_changing_identity(known_checks: object) -> None:

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='collectionrun',
             name='distribution',
-            field=models.CharField(blank=True, max_length=20),
+            field=models.CharField(blank=True, db_default='', max_length=20),
         ),
         migrations.CreateModel(
             name='ProviderLink',

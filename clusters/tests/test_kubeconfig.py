@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,11 @@ from clusters.kubeconfig import (
     list_contexts,
     parse_kubeconfig,
 )
+from clusters.tests.pem import b64, certificate_pem, key_pem
 
-CA_DATA = base64.b64encode(
-    b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-).decode()
-CERT_DATA = CA_DATA
-KEY_DATA = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY-----\n")
+CA_DATA = b64(certificate_pem("ca"))
+CERT_DATA = b64(certificate_pem("rampart-reader"))
+KEY_DATA = b64(key_pem("rampart-reader")).encode()
 NEVER = "must never run a command or read a file on the worker"
 
 

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ("history", "0003_fleet_time_to_fix"),
-        ("posture", "0008_rollups_from_history"),
+        ("posture", "0010_rollups_from_history"),
     ]
 
     operations = [

@@ -14,8 +14,8 @@ from django.utils import timezone
 from clusters.models import Cluster
 from clusters.tests.factories import affected, make_cluster, make_evaluation, make_run
 from history import compare
-from posture.findings import findings_reconcile
 from posture.models import Evaluation
+from posture.reconcile import findings_reconcile
 
 pytestmark = pytest.mark.django_db
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from clusters.kubeconfig import MAX_KUBECONFIG_BYTES, KubeconfigError, decode_kubeconfig
 from clusters.models import Cluster
 from clusters.services import RegistrationError, cluster_register
 
@@ -44,10 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         kubeconfig_text = None
         if options["kubeconfig"]:
-            try:
-                kubeconfig_text = options["kubeconfig"].read_text()
-            except OSError as exc:
-                raise CommandError(f"cannot read {options['kubeconfig']}: {exc}") from exc
+            kubeconfig_text = _read_kubeconfig(options["kubeconfig"])
             source_kind = Cluster.SourceKind.KUBECONFIG
         elif options["bundle"]:
             source_kind = Cluster.SourceKind.BUNDLE
@@ -77,3 +75,19 @@ class Command(BaseCommand):
             self.stdout.write(
                 "A first collection is queued; run `manage.py collect NAME --sync` to collect now."
             )
+
+
+def _read_kubeconfig(path: Path) -> str:
+    """The file's text, with the web form's size limit and encoding rules."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_KUBECONFIG_BYTES + 1)
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = decode_kubeconfig(data)
+    except KubeconfigError as exc:
+        raise CommandError(f"{path}: {exc}") from None
+    if not text.strip():
+        raise CommandError(f"{path}: the kubeconfig is empty")
+    return text

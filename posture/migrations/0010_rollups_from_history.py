@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("clusters", "0002_initial"),
         ("history", "0003_fleet_time_to_fix"),
-        ("posture", "0007_verdict_sets"),
+        ("posture", "0009_verdict_sets_required"),
     ]
 
     operations = [
