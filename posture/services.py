@@ -43,18 +43,19 @@ def catalog_version() -> str:
 
 # What judging an inventory depends on besides the inventory: the check code and its data.
 _JUDGING_SOURCES = (
-    "checks/*.py",
-    "pss/*.py",
-    "workloads.py",
-    "release_*.py",
-    "results.py",
-    "data/*",
+    "posture/checks/*.py",
+    "posture/pss/*.py",
+    "posture/workloads.py",
+    "posture/release_*.py",
+    "posture/results.py",
+    "posture/data/*",
+    "clusters/distribution.py",  # checks read which distribution a cluster is
 )
 
 
 @cache
 def _judging_code() -> bytes:
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
     hasher = hashlib.blake2b(digest_size=32)
     for pattern in _JUDGING_SOURCES:
         for path in sorted(root.glob(pattern)):
