@@ -1,9 +1,11 @@
-"""Waivers and attestations about to expire, or just expired: the periodic scan that turns them
-into notifications (alerts.tasks.check_expiries, hourly).
+"""Waivers and attestations about to expire, or just expired: read for one cluster's collection
+(its email has a section for them) and by the periodic scan (services.expiries_check, hourly),
+which emails each cluster's recipients what no collection told them yet.
 
 Reads are here, the rule is expiry_rules.detect_expiries, recording and sending are the common
 path of services. Running the scan again, or twice at once, records nothing new: each
-regression's dedup key names the waiver or attestation, the kind and the expiry date.
+regression's dedup key names the waiver or attestation, the kind and the expiry date, and each
+is told to each recipient once (NotificationEntry), whichever email carried it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
-from django.db import transaction
+from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts import services
 from alerts.expiry_rules import (
     EXPIRY_LOOKBACK,
     EXPIRY_WARN_BEFORE,
@@ -27,46 +28,53 @@ from alerts.expiry_rules import (
 from alerts.regressions import Regression, rank
 from clusters.models import Cluster
 from compliance.models import Attestation, Waiver
-from posture.checks.base import REGISTRY, Severity
+from posture.checks.base import REGISTRY
 from posture.guides import guides, verdict_key_check
 
-# For an attestation of a purely manual control (no check to borrow a severity from), and a
-# waiver of a check the catalog no longer has.
-DEFAULT_SEVERITY = Severity.MEDIUM.value
+
+def default_severity() -> str:
+    """For an attestation of a purely manual control (no check to borrow a severity from), and
+    a waiver of a check the catalog no longer has: the configured severity of alerts that have
+    none of their own, so the floor lets them through unless told otherwise."""
+    return str(settings.RAMPART_ALERT_CLUSTER_SEVERITY)
 
 
-def expiries_check(*, now: datetime | None = None) -> list[int]:
-    """Record and enqueue the expiry notifications due at `now`; ids of those to send now."""
-    now = now or timezone.now()
-    waivers = _waiver_snapshots(now)
-    attestations = _attestation_snapshots(now)
+def expiry_regressions(
+    *, now: datetime, cluster_ids: list[int] | None = None
+) -> dict[int, list[Regression]]:
+    """Per cluster (all, or those given): its waivers and attestations expiring at `now`."""
+    waivers = _waiver_snapshots(now, cluster_ids)
+    attestations = _attestation_snapshots(now, cluster_ids)
+    if not (waivers or attestations):
+        return {}
     clusters = Cluster.objects.filter(pk__in={*waivers, *attestations}).values_list("pk", "name")
-    regressions: list[Regression] = []
-    for cluster_id, cluster_name in clusters:
-        regressions += detect_expiries(
+    return {
+        cluster_id: detect_expiries(
             cluster_id=cluster_id,
             cluster_name=cluster_name,
             waivers=waivers.get(cluster_id, []),
             attestations=attestations.get(cluster_id, []),
             now=now,
         )
-    with transaction.atomic():
-        notification_ids = services.notifications_record(regressions=regressions)
-        services.notifications_dispatch(notification_ids=notification_ids, send_inline=False)
-    return notification_ids
+        for cluster_id, cluster_name in clusters
+    }
 
 
-def _person(user: object | None) -> str:
+def person_name(user: object | None) -> str:
     if user is None:
         return ""
     full_name = getattr(user, "get_full_name", lambda: "")()
     return str(full_name or getattr(user, "get_username", lambda: "")())
 
 
-def _waiver_snapshots(now: datetime) -> dict[int, list[WaiverSnapshot]]:
+def _waiver_snapshots(
+    now: datetime, cluster_ids: list[int] | None
+) -> dict[int, list[WaiverSnapshot]]:
     """Per cluster: approved, unrevoked waivers inside the window, and the later ones of the
     same checks that may have renewed them."""
     approved = Waiver.objects.filter(approved_at__isnull=False, revoked_at__isnull=True)
+    if cluster_ids is not None:
+        approved = approved.filter(cluster_id__in=cluster_ids)
     due = list(
         approved.filter(
             expires_at__gt=now - EXPIRY_LOOKBACK, expires_at__lte=now + EXPIRY_WARN_BEFORE
@@ -87,13 +95,13 @@ def _waiver_snapshots(now: datetime) -> dict[int, list[WaiverSnapshot]]:
                 waiver_id=waiver.pk,
                 check_id=waiver.check_id,
                 check_title=check.title if check else waiver.check_id,
-                severity=check.severity.value if check else DEFAULT_SEVERITY,
+                severity=check.severity.value if check else default_severity(),
                 expires_at=timezone.localtime(waiver.expires_at),
                 approved=True,
                 revoked=False,
                 reason=waiver.reason,
                 owner_email=waiver.owner_email,
-                approved_by=_person(waiver.approved_by),
+                approved_by=person_name(waiver.approved_by),
                 approved_at=timezone.localtime(waiver.approved_at),
                 namespaces=tuple(waiver.namespaces),
                 workloads=tuple(waiver.workloads),
@@ -110,7 +118,9 @@ def _lapses_at(attestation: Attestation) -> datetime:
     return datetime.combine(next_day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def _attestation_snapshots(now: datetime) -> dict[int, list[AttestationSnapshot]]:
+def _attestation_snapshots(
+    now: datetime, cluster_ids: list[int] | None
+) -> dict[int, list[AttestationSnapshot]]:
     """Per cluster: unrevoked attestations lapsing inside the window (by date: the detection
     compares the exact moment), and later ones of the same items that renewed them."""
     first_day = timezone.localdate(now - EXPIRY_LOOKBACK) - timedelta(days=1)
@@ -118,6 +128,8 @@ def _attestation_snapshots(now: datetime) -> dict[int, list[AttestationSnapshot]
     current = Attestation.objects.filter(revoked_at__isnull=True).select_related(
         "cluster", "attested_by"
     )
+    if cluster_ids is not None:
+        current = current.filter(cluster_id__in=cluster_ids)
     due = list(current.filter(reattest_by__gte=first_day, reattest_by__lte=last_day))
     if not due:
         return {}
@@ -148,12 +160,12 @@ def _attestation_snapshots(now: datetime) -> dict[int, list[AttestationSnapshot]
                 guide=attestation.guide,
                 item_id=attestation.item_id,
                 item_title=item.title if item else attestation.item_id,
-                severity=max(severities, key=rank, default=DEFAULT_SEVERITY),
+                severity=max(severities, key=rank, default=default_severity()),
                 reattest_by=attestation.reattest_by,
                 lapses_at=_lapses_at(attestation),
                 revoked=False,
                 justification=attestation.justification,
-                attested_by=_person(attestation.attested_by),
+                attested_by=person_name(attestation.attested_by),
                 attested_at=timezone.localtime(attestation.attested_at),
                 evidence_link=attestation.evidence_link,
                 link=reverse(

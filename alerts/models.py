@@ -1,5 +1,13 @@
 """Who wants to hear about regressions, and every email Rampart decided to send.
 
+A Notification is one email to one recipient about one occasion (a collection of a cluster, a
+streak of failed collections, a scan for stale data or expiries, a waiver request or decision);
+its dedup key names the occasion, so each recipient gets one email per occasion. Each
+regression it tells of is a NotificationEntry, unique per recipient and regression: a
+regression that a later occasion finds again (an expiry seen by the hourly scan after a
+collection told of it) is told once. Notifications recorded before grouping hold one regression
+each (their dedup key is the regression's) and read as before.
+
 Notification states (compare-and-swap updates; see services.notification_send):
 
     pending -> sending   a worker claimed it (only one can: filter(status=pending).update())
@@ -20,7 +28,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from alerts.regressions import Kind
+from alerts.regressions import Kind, OccasionKind
 
 
 def new_token() -> str:
@@ -104,7 +112,24 @@ class Notification(models.Model):
         FAILED = "failed", "Failed"
 
     TEST_KIND = "test"
-    KIND_CHOICES = [*((kind.value, kind.label) for kind in Kind), (TEST_KIND, "Test email")]
+    WAIVER_REQUESTED = "waiver_requested"
+    WAIVER_APPROVED = "waiver_approved"
+    WAIVER_REVOKED = "waiver_revoked"
+    WAIVER_KINDS = {
+        WAIVER_REQUESTED: "Waiver requested",
+        WAIVER_APPROVED: "Waiver approved",
+        WAIVER_REVOKED: "Waiver revoked",
+    }
+    # Occasions (what new notifications are about), then the single regressions older ones
+    # are about; two names are both.
+    KIND_CHOICES = list(
+        {
+            **{kind.value: kind.label for kind in OccasionKind},
+            **WAIVER_KINDS,
+            **{kind.value: kind.label for kind in Kind},
+            TEST_KIND: "Test email",
+        }.items()
+    )
 
     recipient = models.EmailField()
     user = models.ForeignKey(
@@ -126,10 +151,10 @@ class Notification(models.Model):
         related_name="notifications",
     )
     kind = models.CharField(max_length=30, choices=KIND_CHOICES)
-    severity = models.CharField(max_length=10, blank=True)
-    dedup_key = models.CharField(max_length=200)
+    severity = models.CharField(max_length=10, blank=True)  # its most severe regression's
+    dedup_key = models.CharField(max_length=200)  # the occasion's
     subject = models.CharField(max_length=250)
-    # What the email says (regression title, summary, evidence); rendered at send time.
+    # What the email says (alerts.summaries: sections of regressions); rendered at send time.
     payload = models.JSONField(default=dict)
     delivery = models.CharField(
         max_length=10,
@@ -149,7 +174,7 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         permissions = [("send_test_email", "Can send a test email")]
         constraints = [
-            # Exactly one email per regression per recipient, whatever retries happen.
+            # Exactly one email per occasion per recipient, whatever retries happen.
             models.UniqueConstraint(
                 fields=["recipient", "dedup_key"], name="one_notification_per_recipient"
             )
@@ -161,3 +186,36 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient}: {self.subject} ({self.status})"
+
+
+class NotificationEntry(models.Model):
+    """One regression told to one recipient, in the notification that told it."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="entries")
+    recipient = models.EmailField()
+    dedup_key = models.CharField(max_length=200)  # the regression's
+    kind = models.CharField(max_length=30, choices=Notification.KIND_CHOICES)
+    severity = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        constraints = [
+            # Each regression is told to each recipient once, in whichever occasion found it
+            # first; the unique index is also what "already told?" reads.
+            models.UniqueConstraint(
+                fields=["recipient", "dedup_key"], name="one_entry_per_recipient"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.dedup_key}"
+
+
+class AuditCursor(models.Model):
+    """How far a periodic reader of the audit log has got: every event `at` or before
+    `read_until` has been handled (alerts.approvals)."""
+
+    name = models.CharField(max_length=60, unique=True)
+    read_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} read until {self.read_until:%Y-%m-%d %H:%M:%S}"

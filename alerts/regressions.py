@@ -1,23 +1,30 @@
 """What counts as a regression: pure functions over snapshots, no database, no settings.
 
-    new / reopened finding   at or above the severity threshold, one regression per check
-    check now failing        passed in the previous evaluation, fails in this one
+    new / reopened findings  one regression per check and kind, with the check's severity;
+                             `now_failing` when the check passed in the previous evaluation
     score drop               the overall score fell by at least N points
     coverage drop            kinds that were readable are now forbidden or failing
     collections failing      the last K runs failed (one regression per streak)
     data stale               the newest evaluation is older than T hours (one per evaluation)
     waiver / attestation     expires within 7 days, or expired in the last 2 days (one of each
-                             per waiver or attestation and expiry date)
+                             per waiver or attestation and expiry date; expiry_rules.py)
+
+Every regression has a severity, and the severity floor (RAMPART_ALERT_MIN_SEVERITY) and each
+subscriber's threshold apply to all of them alike (services.notifications_record): findings
+carry their check's, an expiry the waived check's, and the regressions about the cluster as a
+whole (score, coverage, failed or stale collections) the configured cluster severity.
 
 Every regression carries a dedup key naming the occurrence (the evaluation, the first failed
 run of a streak, ...): recomputing it for the same facts gives the same key, which is what makes
-"one email per regression per recipient" enforceable by a unique constraint.
+"each regression told to each recipient once" enforceable by a unique constraint. The
+regressions of one occasion (a collection, a streak, a scan) travel in one email: `Occasion`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -56,6 +63,61 @@ class Kind(StrEnum):
         }[self.value]
 
 
+# Kinds about one failing check: the email lists their objects, grouped by check.
+# (CHECK_FAILING is no longer detected: its findings are new or reopened, `now_failing`; it stays
+# for the notifications recorded before.)
+FINDING_KINDS = frozenset({Kind.NEW_FINDINGS, Kind.REOPENED_FINDINGS, Kind.CHECK_FAILING})
+# Kinds about the cluster as a whole, carrying the configured cluster severity.
+CLUSTER_KINDS = frozenset(
+    {Kind.SCORE_DROP, Kind.COVERAGE_DROP, Kind.COLLECTIONS_FAILING, Kind.DATA_STALE}
+)
+GOVERNANCE_KINDS = frozenset(
+    {
+        Kind.WAIVER_EXPIRING,
+        Kind.WAIVER_EXPIRED,
+        Kind.ATTESTATION_EXPIRING,
+        Kind.ATTESTATION_EXPIRED,
+    }
+)
+
+
+class OccasionKind(StrEnum):
+    """What one email is about; the notification log shows the label."""
+
+    COLLECTION = "collection"
+    COLLECTIONS_FAILING = "collections_failing"
+    DATA_STALE = "data_stale"
+    EXPIRIES = "expiries"
+
+    @property
+    def label(self) -> str:
+        return {
+            "collection": "Collection alerts",
+            "collections_failing": "Collections failing",
+            "data_stale": "Data out of date",
+            "expiries": "Expiring waivers and attestations",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class Occasion:
+    """One collection of a cluster, one streak of failed collections, one scan: what one email
+    to each recipient is about. `key` is that email's dedup key.
+
+    A collection's occasion carries the scores and coverage before and after, and the two
+    evaluations, so the email can say what changed and link to the comparison.
+    """
+
+    kind: OccasionKind
+    cluster_id: int
+    cluster_name: str
+    key: str
+    at: datetime | None = None
+    score: tuple[float | None, float | None] = (None, None)  # (previous, current)
+    coverage: tuple[float | None, float | None] = (None, None)
+    evaluations: tuple[int, int] | None = None  # (previous, current): the compare page
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What regression detection needs of one evaluation."""
@@ -70,15 +132,13 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class OpenedFinding:
-    """A finding that opened (new) or reopened in the current evaluation."""
+    """One finding that opened (new) or reopened in the current evaluation: its owning
+    workload (kind, namespace, name) and what is wrong with it."""
 
-    check_id: str
-    severity: str
     kind: str
     namespace: str
     name: str
     detail: str
-    reopened: bool = False
 
     def as_evidence(self) -> dict[str, str]:
         return {
@@ -87,6 +147,18 @@ class OpenedFinding:
             "name": self.name,
             "detail": self.detail,
         }
+
+
+@dataclass(frozen=True)
+class OpenedFindings:
+    """The findings of one check that opened, or reopened, in the current evaluation: how many,
+    and the first few (the email lists those and links to the check page for the rest)."""
+
+    check_id: str
+    severity: str
+    reopened: bool
+    total: int
+    sample: tuple[OpenedFinding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +178,8 @@ class Regression:
     facts: tuple[tuple[str, str], ...] = ()
     link: str = ""  # a site-relative path to the object the regression is about
     link_label: str = ""
+    check_title: str = ""
+    now_failing: bool = False  # findings of a check that passed in the previous evaluation
 
     def as_payload(self) -> dict[str, Any]:
         return {
@@ -116,6 +190,8 @@ class Regression:
             "title": self.title,
             "summary": self.summary,
             "check_id": self.check_id,
+            "check_title": self.check_title,
+            "now_failing": self.now_failing,
             "evidence": list(self.evidence),
             "evidence_total": self.evidence_total,
             "facts": [list(fact) for fact in self.facts],
@@ -131,8 +207,13 @@ def rank(severity: str) -> int:
         return 0
 
 
-def _evidence(items: Sequence[OpenedFinding]) -> tuple[tuple[dict[str, str], ...], int]:
-    return tuple(item.as_evidence() for item in items[:EVIDENCE_LIMIT]), len(items)
+def meets(severity: str, threshold: str) -> bool:
+    """Whether a regression of `severity` clears `threshold` ("" clears everything)."""
+    return not threshold or rank(severity) >= rank(threshold)
+
+
+def severities_meeting(threshold: str) -> list[str]:
+    return [severity.value for severity in Severity if meets(severity.value, threshold)]
 
 
 def detect_evaluation(
@@ -141,71 +222,52 @@ def detect_evaluation(
     cluster_name: str,
     previous: Snapshot | None,
     current: Snapshot,
-    opened: Iterable[OpenedFinding],
+    opened: Iterable[OpenedFindings],
     check_titles: dict[str, str],
     min_severity: str,
     score_drop: float,
+    cluster_severity: str,
 ) -> list[Regression]:
     """Regressions between two consecutive evaluations of one cluster.
 
     The first evaluation is the baseline: what a newly registered cluster already has wrong is
     on its dashboard, not news, so nothing is a regression until there is a previous one.
+    Findings below `min_severity` are left out here already (the caller need not read them);
+    the floor itself is applied to every kind when recording.
     """
     if previous is None:
         return []
     regressions: list[Regression] = []
     key = f"cluster:{cluster_id}:evaluation:{current.evaluation_id}"
-    by_check: dict[str, list[OpenedFinding]] = {}
-    for finding in opened:
-        by_check.setdefault(finding.check_id, []).append(finding)
-    for check_id, findings in sorted(by_check.items()):
-        title = check_titles.get(check_id, check_id)
-        severity = findings[0].severity
-        evidence, total = _evidence(findings)
-        if previous.statuses.get(check_id) == "pass":
-            # The check as a whole regressed; its findings are the evidence, in one email.
-            regressions.append(
-                Regression(
-                    Kind.CHECK_FAILING,
-                    cluster_id,
-                    cluster_name,
-                    severity,
-                    f"{key}:check-failing:{check_id}",
-                    f"{title} now fails",
-                    f"{check_id} passed in the previous collection and now fails on {total} "
-                    f"object(s).",
-                    check_id,
-                    evidence,
-                    total,
-                )
-            )
+    for group in sorted(opened, key=lambda g: (-rank(g.severity), g.check_id, g.reopened)):
+        if not meets(group.severity, min_severity) or group.total < 1:
             continue
-        if rank(severity) < rank(min_severity):
-            continue
-        for reopened, kind, word in (
-            (False, Kind.NEW_FINDINGS, "new"),
-            (True, Kind.REOPENED_FINDINGS, "reopened"),
-        ):
-            group = [f for f in findings if f.reopened is reopened]
-            if not group:
-                continue
-            evidence, total = _evidence(group)
-            regressions.append(
-                Regression(
-                    kind,
-                    cluster_id,
-                    cluster_name,
-                    severity,
-                    f"{key}:{kind.value}:{check_id}",
-                    f"{total} {word} {severity} finding(s): {title}",
-                    f"{check_id} ({severity}) fails on {total} {word} object(s).",
-                    check_id,
-                    evidence,
-                    total,
-                )
+        title = check_titles.get(group.check_id, group.check_id)
+        kind, word = (
+            (Kind.REOPENED_FINDINGS, "reopened") if group.reopened else (Kind.NEW_FINDINGS, "new")
+        )
+        now_failing = previous.statuses.get(group.check_id) == "pass"
+        summary = f"{group.check_id} ({group.severity}) fails on {group.total} {word} object(s)"
+        regressions.append(
+            Regression(
+                kind,
+                cluster_id,
+                cluster_name,
+                group.severity,
+                f"{key}:{kind.value}:{group.check_id}",
+                f"{group.total} {word} {group.severity} finding(s): {title}",
+                summary + ("; it passed in the previous collection." if now_failing else "."),
+                group.check_id,
+                tuple(finding.as_evidence() for finding in group.sample[:EVIDENCE_LIMIT]),
+                group.total,
+                check_title=title,
+                now_failing=now_failing,
             )
+        )
     regressions.extend(
-        _score_and_coverage(key, cluster_id, cluster_name, previous, current, score_drop)
+        _score_and_coverage(
+            key, cluster_id, cluster_name, previous, current, score_drop, cluster_severity
+        )
     )
     return regressions
 
@@ -217,6 +279,7 @@ def _score_and_coverage(
     previous: Snapshot,
     current: Snapshot,
     score_drop: float,
+    severity: str,
 ) -> list[Regression]:
     regressions = []
     if (
@@ -229,7 +292,7 @@ def _score_and_coverage(
                 Kind.SCORE_DROP,
                 cluster_id,
                 cluster_name,
-                Severity.HIGH.value,
+                severity,
                 f"{key}:score-drop",
                 f"score fell from {previous.score:.1f} to {current.score:.1f}",
                 f"The overall score dropped by {previous.score - current.score:.1f} points "
@@ -254,7 +317,7 @@ def _score_and_coverage(
                 Kind.COVERAGE_DROP,
                 cluster_id,
                 cluster_name,
-                Severity.MEDIUM.value,
+                severity,
                 f"{key}:coverage-drop",
                 f"coverage fell from {previous.coverage:.1f}% to {current.coverage:.1f}%",
                 f"The collector can no longer read {', '.join(sorted(lost))}; "
@@ -277,7 +340,12 @@ class RunOutcome:
 
 
 def detect_failing_streak(
-    *, cluster_id: int, cluster_name: str, runs: Sequence[RunOutcome], threshold: int
+    *,
+    cluster_id: int,
+    cluster_name: str,
+    runs: Sequence[RunOutcome],
+    threshold: int,
+    severity: str,
 ) -> Regression | None:
     """`runs` newest first. One regression per streak of >= threshold failed runs."""
     streak = []
@@ -294,7 +362,7 @@ def detect_failing_streak(
         Kind.COLLECTIONS_FAILING,
         cluster_id,
         cluster_name,
-        Severity.HIGH.value,
+        severity,
         f"cluster:{cluster_id}:failed-runs-since:{first.run_id}",
         f"{len(streak)} collections in a row failed",
         f"The last {len(streak)} collections failed; the dashboard shows data from before. "
@@ -320,6 +388,7 @@ def detect_stale(
     evaluation_id: int | None,
     age_hours: float | None,
     threshold_hours: int,
+    severity: str,
 ) -> Regression | None:
     """Data older than the threshold (or never collected): one regression per evaluation."""
     if age_hours is not None and age_hours < threshold_hours:
@@ -329,7 +398,7 @@ def detect_stale(
         Kind.DATA_STALE,
         cluster_id,
         cluster_name,
-        Severity.MEDIUM.value,
+        severity,
         f"cluster:{cluster_id}:stale-since-evaluation:{evaluation_id or 'none'}",
         f"no fresh data for {threshold_hours} hours",
         f"The newest completed collection was {when}; the threshold is {threshold_hours} hours.",

@@ -1,129 +1,42 @@
-"""Writes of the alerts app: from a finished run to recorded, delivered notifications.
+"""Writes of the alerts app: from a finished run, or a periodic scan, to recorded notifications.
 
-Delivery is at-least-once with a stable Message-ID. The unique (recipient, dedup key)
-constraint makes the *decision* to email exactly-once; the compare-and-swap claim makes a
-retried or duplicated task send nothing twice. The one window left is a worker dying after the
-SMTP server accepted a message and before the row says `sent`: the row stays `sending`, and
-`notifications_requeue_stuck` sends it again after RAMPART_ALERT_SEND_TIMEOUT_MINUTES. We
-choose that over at-most-once (marking such rows failed) because a lost security alert costs
-more than a rare duplicate, which clients that deduplicate by Message-ID even hide.
+One email per occasion per recipient: a collection, a streak of failed collections, a scan
+for stale data or expiries is an Occasion, and its regressions that clear the recipient's
+threshold travel in one notification. Two unique constraints make the *decision* exactly-once,
+whatever retries or concurrent scans happen:
+
+    Notification (recipient, dedup key)        one email per occasion and recipient: recording
+                                               the same occasion again records nothing
+    NotificationEntry (recipient, dedup key)   one telling per regression and recipient: an
+                                               expiry a collection's email told is not told
+                                               again by the hourly scan, nor a streak by each
+                                               further failure
+
+Sending is alerts.delivery (a compare-and-swap claim per notification). The severity floor,
+RAMPART_ALERT_MIN_SEVERITY, applies here to every kind of regression, and each subscription's
+threshold on top of it; owners hear of everything above the floor.
 """
 
 from __future__ import annotations
 
-import logging
-import smtplib
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from alerts import messages
-from alerts.models import Notification, Subscription
-from alerts.regressions import (
-    OpenedFinding,
-    Regression,
-    RunOutcome,
-    Snapshot,
-    detect_evaluation,
-    detect_failing_streak,
-    detect_stale,
-    rank,
-)
+from alerts import delivery, detection, expiry, messages, summaries
+from alerts.models import Notification, NotificationEntry, Subscription
+from alerts.regressions import Occasion, OccasionKind, Regression, detect_stale, meets
 from clusters.models import Cluster, ClusterOwner, CollectionRun
-from posture.checks.base import REGISTRY
-from posture.models import Evaluation
-from posture.reconcile import reconcile_result_for
 
-logger = logging.getLogger(__name__)
-
-# The only errors worth retrying: the SMTP server or the network, not our templates or data.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    smtplib.SMTPException,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-)
-RUN_HISTORY = 50
-UNREADABLE = ("forbidden", "error")
-
-
-# --- Detecting --------------------------------------------------------------------------------
-
-
-def snapshot(evaluation: Evaluation) -> Snapshot:
-    run = evaluation.run
-    return Snapshot(
-        evaluation_id=evaluation.pk,
-        score=evaluation.score,
-        coverage=evaluation.coverage,
-        statuses=evaluation.statuses,
-        unreadable={
-            kind: run.kind_errors.get(kind, status)
-            for kind, status in (run.kind_status or {}).items()
-            if status in UNREADABLE
-        },
-    )
-
-
-def regressions_for_evaluation(*, evaluation: Evaluation) -> list[Regression]:
-    previous = (
-        Evaluation.objects.for_cluster(evaluation.cluster_id)
-        .filter(created_at__lte=evaluation.created_at)
-        .exclude(pk=evaluation.pk)
-        .select_related("run")
-        .first()
-    )
-    reconciled = reconcile_result_for(evaluation=evaluation)
-    opened = [
-        OpenedFinding(
-            f.check_id,
-            f.severity,
-            f.kind,
-            f.namespace,
-            f.name,
-            f.detail,
-            reopened=f in reconciled.reopened,
-        )
-        for f in reconciled.opened
-    ]
-    return detect_evaluation(
-        cluster_id=evaluation.cluster_id,
-        cluster_name=evaluation.cluster.name,
-        previous=snapshot(previous) if previous else None,
-        current=snapshot(evaluation),
-        opened=opened,
-        check_titles={check_id: check.title for check_id, check in REGISTRY.items()},
-        min_severity=settings.RAMPART_ALERT_MIN_SEVERITY,
-        score_drop=settings.RAMPART_ALERT_SCORE_DROP,
-    )
-
-
-def regressions_for_run(*, run: CollectionRun) -> list[Regression]:
-    if run.status == CollectionRun.Status.FAILED:
-        history = (
-            CollectionRun.objects.filter(cluster_id=run.cluster_id, created_at__lte=run.created_at)
-            .exclude(status__in=CollectionRun.ACTIVE_STATUSES)
-            .values_list("pk", "status", "last_error")
-        )
-        streak = detect_failing_streak(
-            cluster_id=run.cluster_id,
-            cluster_name=run.cluster.name,
-            runs=[RunOutcome(*row) for row in history[:RUN_HISTORY]],
-            threshold=settings.RAMPART_ALERT_FAILED_RUNS,
-        )
-        return [streak] if streak else []
-    evaluation = Evaluation.objects.filter(run=run).select_related("cluster", "run").first()
-    if evaluation is None:
-        return []
-    return regressions_for_evaluation(evaluation=evaluation)
+KEY_MAX = 200  # Notification.dedup_key, NotificationEntry.dedup_key
 
 
 # --- Recording --------------------------------------------------------------------------------
@@ -135,10 +48,23 @@ class Recipient:
     user_id: int | None = None
     subscription_id: int | None = None
     delivery: str = Subscription.Delivery.IMMEDIATE
+    min_severity: str = ""  # the subscription's threshold; "" hears everything above the floor
 
 
-def recipients_for(*, cluster_id: int, severity: str) -> list[Recipient]:
-    """Owners of the cluster (every regression), then subscribers whose threshold it meets."""
+class Told(Protocol):
+    """What a notification entry records of one item it tells (a Regression, a waiver event)."""
+
+    @property
+    def dedup_key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+
+
+def recipients_for(*, cluster_id: int) -> list[Recipient]:
+    """Owners of the cluster (every regression above the floor), then subscribers, each with
+    their threshold. One address hears once: as an owner, else by its immediate subscription."""
     found: dict[str, Recipient] = {}
     for email in ClusterOwner.objects.filter(cluster_id=cluster_id).values_list("email", flat=True):
         found.setdefault(email.lower(), Recipient(email.lower()))
@@ -151,8 +77,6 @@ def recipients_for(*, cluster_id: int, severity: str) -> list[Recipient]:
     )
     for subscription in subscriptions:
         user = subscription.user
-        if rank(severity) < rank(subscription.min_severity):
-            continue
         if not user.has_perm("clusters.view_cluster"):
             continue  # lost their role since subscribing: they may no longer see the cluster
         email = user.email.lower()
@@ -160,41 +84,118 @@ def recipients_for(*, cluster_id: int, severity: str) -> list[Recipient]:
         if current is None or (
             current.subscription_id and subscription.delivery == Subscription.Delivery.IMMEDIATE
         ):
-            found[email] = Recipient(email, user.pk, subscription.pk, subscription.delivery)
+            found[email] = Recipient(
+                email,
+                user.pk,
+                subscription.pk,
+                subscription.delivery,
+                subscription.min_severity,
+            )
     return list(found.values())
 
 
-def notifications_record(*, regressions: Iterable[Regression]) -> list[int]:
-    """Record one notification per regression per recipient; ids of those to send now.
+def notifications_record(
+    *, occasions: Iterable[tuple[Occasion, Sequence[Regression]]]
+) -> list[int]:
+    """Record one notification per occasion per recipient who has something to hear of; ids
+    of those to send now.
 
-    Idempotent: recording the same regressions again creates nothing and returns the ids that
+    Idempotent: recording the same occasions again creates nothing and returns the ids that
     are still pending, so a repeated call can only re-enqueue, never duplicate.
     """
-    rows = []
-    keys = set()
-    for regression in regressions:
-        keys.add(regression.dedup_key)
-        subject = f"[Rampart] {regression.cluster_name}: {regression.title}"[:250]
-        for recipient in recipients_for(
-            cluster_id=regression.cluster_id, severity=regression.severity
-        ):
-            rows.append(
-                Notification(
-                    recipient=recipient.email,
-                    user_id=recipient.user_id,
-                    subscription_id=recipient.subscription_id,
-                    cluster_id=regression.cluster_id,
-                    kind=regression.kind.value,
-                    severity=regression.severity,
-                    dedup_key=regression.dedup_key[:200],
-                    subject=subject,
-                    payload=regression.as_payload(),
-                    delivery=recipient.delivery,
+    floor = settings.RAMPART_ALERT_MIN_SEVERITY
+    keys = []
+    for occasion, found in occasions:
+        regressions = [r for r in found if meets(r.severity, floor)]
+        if not regressions:
+            continue
+        keys.append(occasion.key[:KEY_MAX])
+        recipients = recipients_for(cluster_id=occasion.cluster_id)
+        told = _told(
+            recipients=[r.email for r in recipients], keys=[r.dedup_key for r in regressions]
+        )
+        for recipient in recipients:
+            theirs = [
+                r
+                for r in regressions
+                if meets(r.severity, recipient.min_severity)
+                and (recipient.email, r.dedup_key[:KEY_MAX]) not in told
+            ]
+            if theirs:
+                email_record(
+                    recipient=recipient,
+                    kind=occasion.kind.value,
+                    cluster_id=occasion.cluster_id,
+                    key=occasion.key,
+                    items=theirs,
+                    compose=partial(occasion_email, occasion),
                 )
+    return pending_immediate(keys=keys)
+
+
+def email_record[Item: Told](
+    *,
+    recipient: Recipient,
+    kind: str,
+    cluster_id: int | None,
+    key: str,
+    items: Sequence[Item],
+    compose: Callable[[Sequence[Item]], tuple[str, dict[str, Any]]],
+) -> Notification | None:
+    """Record the email `key` to `recipient` telling `items` (subject and payload from
+    `compose`). None when it was recorded already, or every item was told meanwhile."""
+    items = list({item.dedup_key[:KEY_MAX]: item for item in items}.values())
+    subject, payload = compose(items)
+    # get_or_create inserts in a savepoint and reads the row back if a concurrent recorder
+    # inserted it first (the unique constraint): then it is theirs to fill, and we stop.
+    notification, created = Notification.objects.get_or_create(
+        recipient=recipient.email,
+        dedup_key=key[:KEY_MAX],
+        defaults={
+            "user_id": recipient.user_id,
+            "subscription_id": recipient.subscription_id,
+            "cluster_id": cluster_id,
+            "kind": kind,
+            "severity": payload.get("severity", ""),
+            "subject": subject[: summaries.SUBJECT_MAX],
+            "payload": payload,
+            "delivery": recipient.delivery,
+        },
+    )
+    if not created:
+        return None
+    NotificationEntry.objects.bulk_create(
+        [
+            NotificationEntry(
+                notification=notification,
+                recipient=recipient.email,
+                dedup_key=item.dedup_key[:KEY_MAX],
+                kind=str(item.kind),
+                severity=item.severity,
             )
-    if not rows:
+            for item in items
+        ],
+        ignore_conflicts=True,
+    )
+    mine = set(notification.entries.values_list("dedup_key", flat=True))
+    if len(mine) < len(items):
+        # Another occasion recorded for this recipient concurrently and told some items first
+        # (the unique index let one of us through): this email tells the rest, or nothing.
+        items = [item for item in items if item.dedup_key[:KEY_MAX] in mine]
+        if not items:
+            notification.delete()
+            return None
+        subject, payload = compose(items)
+        notification.subject = subject[: summaries.SUBJECT_MAX]
+        notification.payload = payload
+        notification.severity = payload.get("severity", "")
+        notification.save(update_fields=["subject", "payload", "severity"])
+    return notification
+
+
+def pending_immediate(*, keys: list[str]) -> list[int]:
+    if not keys:
         return []
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return list(
         Notification.objects.filter(
             dedup_key__in=keys,
@@ -204,18 +205,27 @@ def notifications_record(*, regressions: Iterable[Regression]) -> list[int]:
     )
 
 
-def notifications_dispatch(*, notification_ids: list[int], send_inline: bool) -> None:
-    """Send now in this process (the `collect --sync` path), or enqueue after commit."""
-    from alerts.tasks import send_notification
+def _told(*, recipients: list[str], keys: list[str]) -> set[tuple[str, str]]:
+    return set(
+        NotificationEntry.objects.filter(
+            recipient__in=recipients, dedup_key__in=[key[:KEY_MAX] for key in keys]
+        ).values_list("recipient", "dedup_key")
+    )
 
-    for notification_id in notification_ids:
-        if send_inline:
-            try:
-                notification_send(notification_id=notification_id)
-                continue
-            except TRANSIENT_ERRORS as exc:
-                logger.warning("notification %s: %s; the worker retries", notification_id, exc)
-        transaction.on_commit(partial(send_notification.delay, notification_id))
+
+def _digest(keys: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:24]
+
+
+def occasion_email(
+    occasion: Occasion, regressions: Sequence[Regression]
+) -> tuple[str, dict[str, Any]]:
+    """The subject and payload of `occasion`'s email telling `regressions`."""
+    payload = summaries.summary_payload(occasion, regressions)
+    return summaries.subject(payload), payload
+
+
+# --- What happened ----------------------------------------------------------------------------
 
 
 def alerts_for_run(*, run_id: int, send_inline: bool = False) -> list[int]:
@@ -223,12 +233,15 @@ def alerts_for_run(*, run_id: int, send_inline: bool = False) -> list[int]:
     run = CollectionRun.objects.select_related("cluster").filter(pk=run_id).first()
     if run is None:
         return []
+    occasion, regressions = detection.regressions_for_run(run=run)
+    if occasion is None:
+        return []
     with transaction.atomic():
-        notification_ids = notifications_record(regressions=regressions_for_run(run=run))
+        notification_ids = notifications_record(occasions=[(occasion, regressions)])
         if not send_inline:
-            notifications_dispatch(notification_ids=notification_ids, send_inline=False)
+            delivery.notifications_dispatch(notification_ids=notification_ids, send_inline=False)
     if send_inline:
-        notifications_dispatch(notification_ids=notification_ids, send_inline=True)
+        delivery.notifications_dispatch(notification_ids=notification_ids, send_inline=True)
     return notification_ids
 
 
@@ -236,7 +249,7 @@ def clusters_check_stale(*, now: datetime | None = None) -> list[int]:
     """Live, scheduled clusters without a fresh evaluation: record and enqueue their alerts."""
     now = now or timezone.now()
     hours = settings.RAMPART_ALERT_STALE_HOURS
-    regressions = []
+    occasions = []
     clusters = Cluster.objects.filter(
         schedule_enabled=True,
         source_kind__in=[Cluster.SourceKind.KUBECONFIG, Cluster.SourceKind.IN_CLUSTER],
@@ -251,115 +264,41 @@ def clusters_check_stale(*, now: datetime | None = None) -> list[int]:
             evaluation_id=evaluation.pk if evaluation else None,
             age_hours=age,
             threshold_hours=hours,
+            severity=settings.RAMPART_ALERT_CLUSTER_SEVERITY,
         )
         if regression:
-            regressions.append(regression)
+            occasion = detection.occasion_of(regression, OccasionKind.DATA_STALE, at=now)
+            occasions.append((occasion, [regression]))
     with transaction.atomic():
-        notification_ids = notifications_record(regressions=regressions)
-        notifications_dispatch(notification_ids=notification_ids, send_inline=False)
+        notification_ids = notifications_record(occasions=occasions)
+        delivery.notifications_dispatch(notification_ids=notification_ids, send_inline=False)
     return notification_ids
 
 
-# --- Sending ----------------------------------------------------------------------------------
-
-
-def notification_claim(*, notification_id: int) -> Notification | None:
-    """pending -> sending, atomically; None when someone else has it or it is finished."""
-    claimed = Notification.objects.filter(
-        pk=notification_id, status=Notification.Status.PENDING
-    ).update(
-        status=Notification.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return None
-    return Notification.objects.select_related("subscription").get(pk=notification_id)
-
-
-def notification_send(*, notification_id: int) -> bool:
-    """Claim, send, record. False when not claimed. Transient errors put it back to pending
-    and re-raise (the task retries); any other error marks it failed and re-raises."""
-    notification = notification_claim(notification_id=notification_id)
-    if notification is None:
-        return False
-    sending = Notification.objects.filter(pk=notification_id, status=Notification.Status.SENDING)
-    try:
-        messages.notification_message(notification).send()
-    except TRANSIENT_ERRORS as exc:
-        sending.update(status=Notification.Status.PENDING, error=_describe(exc))
-        raise
-    except Exception as exc:
-        sending.update(status=Notification.Status.FAILED, error=_describe(exc))
-        raise
-    sending.update(status=Notification.Status.SENT, sent_at=timezone.now(), error="")
-    return True
-
-
-def notification_fail(*, notification_id: int, error: str) -> None:
-    """Give up on a pending notification (retries exhausted); the log shows why."""
-    Notification.objects.filter(
-        pk=notification_id, status__in=[Notification.Status.PENDING, Notification.Status.SENDING]
-    ).update(status=Notification.Status.FAILED, error=error[:2000])
-
-
-def notifications_requeue_stuck(*, now: datetime | None = None) -> list[int]:
-    """Rows left `sending` by a dead worker, and immediate rows never sent (a lost enqueue):
-    back to pending and enqueued again. After too many attempts they fail instead."""
+def expiries_check(*, now: datetime | None = None) -> list[int]:
+    """Waivers and attestations expiring at `now` that no email told yet: one email per
+    cluster and recipient; ids of those to send now."""
     now = now or timezone.now()
-    cutoff = now - timedelta(minutes=settings.RAMPART_ALERT_SEND_TIMEOUT_MINUTES)
-    stuck = Notification.objects.filter(status=Notification.Status.SENDING, claimed_at__lt=cutoff)
-    stuck.filter(attempts__gte=settings.RAMPART_ALERT_MAX_ATTEMPTS).update(
-        status=Notification.Status.FAILED,
-        error="the worker was lost while sending, too many times; it may have been delivered",
-    )
+    occasions = [
+        (
+            Occasion(
+                OccasionKind.EXPIRIES,
+                cluster_id,
+                regressions[0].cluster_name,
+                # Named by what it finds: a scan finding the same finds nothing new to tell,
+                # one finding more (an expiry entering the window) is a new email of that one.
+                f"cluster:{cluster_id}:expiries:{_digest(r.dedup_key for r in regressions)}",
+                at=now,
+            ),
+            regressions,
+        )
+        for cluster_id, regressions in expiry.expiry_regressions(now=now).items()
+        if regressions
+    ]
     with transaction.atomic():
-        stuck.update(
-            status=Notification.Status.PENDING,
-            error="the worker was lost while sending; sending again",
-        )
-        notification_ids = list(
-            Notification.objects.filter(
-                status=Notification.Status.PENDING,
-                delivery=Subscription.Delivery.IMMEDIATE,
-                created_at__lt=cutoff,
-            ).values_list("pk", flat=True)
-        )
-        notifications_dispatch(notification_ids=notification_ids, send_inline=False)
+        notification_ids = notifications_record(occasions=occasions)
+        delivery.notifications_dispatch(notification_ids=notification_ids, send_inline=False)
     return notification_ids
-
-
-def digests_send() -> int:
-    """One email per recipient with every pending digest notification. Returns emails sent."""
-    sent = 0
-    recipients = set(Notification.objects.digest_pending().values_list("recipient", flat=True))
-    for recipient in sorted(recipients):
-        now = timezone.now()
-        # Claim with a marker (this run's claim time): a concurrent digest run claims other
-        # rows or none, and we send exactly the rows we claimed.
-        claimed = (
-            Notification.objects.digest_pending()
-            .filter(recipient=recipient)
-            .update(status=Notification.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
-        )
-        if not claimed:
-            continue
-        batch = Notification.objects.filter(
-            recipient=recipient,
-            status=Notification.Status.SENDING,
-            claimed_at=now,
-            delivery=Subscription.Delivery.DIGEST,
-        )
-        ids = list(batch.values_list("pk", flat=True))
-        batch = Notification.objects.filter(pk__in=ids).select_related("subscription")
-        rows = list(batch.order_by("created_at", "id"))
-        try:
-            messages.digest_message(recipient, rows).send()
-        except TRANSIENT_ERRORS as exc:
-            batch.update(status=Notification.Status.PENDING, error=_describe(exc))
-            logger.warning("digest to %s failed: %s; tomorrow's digest retries", recipient, exc)
-            continue
-        batch.update(status=Notification.Status.SENT, sent_at=timezone.now(), error="")
-        sent += 1
-    return sent
 
 
 def test_email_record(*, recipient: str, requested_by: Any) -> Notification:
@@ -371,7 +310,7 @@ def test_email_record(*, recipient: str, requested_by: Any) -> Notification:
         recipient=recipient,
         user=requested_by if getattr(requested_by, "pk", None) else None,
         kind=Notification.TEST_KIND,
-        dedup_key=f"test:{now.isoformat()}:{recipient}"[:200],
+        dedup_key=f"test:{now.isoformat()}:{recipient}"[:KEY_MAX],
         subject="[Rampart] Test email",
         payload={"requested_by": str(requested_by)},
     )
@@ -444,7 +383,3 @@ def _unsigned(token: str) -> dict[str, object]:
     if not isinstance(data, dict):
         raise BadUnsubscribeLink
     return data
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]

@@ -1,6 +1,6 @@
 """Celery tasks of the alerts app: thin, take ids, call one service.
 
-Sending retries only SMTP and network errors (services.TRANSIENT_ERRORS), with exponential
+Sending retries only SMTP and network errors (delivery.TRANSIENT_ERRORS), with exponential
 backoff, full jitter and a cap; anything else is a bug, recorded on the notification and raised.
 """
 
@@ -10,7 +10,7 @@ import random
 
 from celery import Task, shared_task
 
-from alerts import expiry, services
+from alerts import approvals, delivery, services
 from alerts.models import Notification
 
 MAX_RETRIES = 5
@@ -35,10 +35,10 @@ def send_notification(self: Task, notification_id: int) -> str:
     if not Notification.objects.filter(pk=notification_id).exists():
         return "gone"
     try:
-        sent = services.notification_send(notification_id=notification_id)
-    except services.TRANSIENT_ERRORS as exc:
+        sent = delivery.notification_send(notification_id=notification_id)
+    except delivery.TRANSIENT_ERRORS as exc:
         if self.request.retries >= MAX_RETRIES:
-            services.notification_fail(
+            delivery.notification_fail(
                 notification_id=notification_id,
                 error=f"gave up after {MAX_RETRIES + 1} attempts: {type(exc).__name__}: {exc}",
             )
@@ -49,7 +49,7 @@ def send_notification(self: Task, notification_id: int) -> str:
 
 @shared_task(name="alerts.tasks.send_daily_digests")
 def send_daily_digests() -> int:
-    return services.digests_send()
+    return delivery.digests_send()
 
 
 @shared_task(name="alerts.tasks.check_stale_data")
@@ -59,10 +59,16 @@ def check_stale_data() -> int:
 
 @shared_task(name="alerts.tasks.requeue_stuck_notifications")
 def requeue_stuck_notifications() -> int:
-    return len(services.notifications_requeue_stuck())
+    return len(delivery.notifications_requeue_stuck())
 
 
 @shared_task(name="alerts.tasks.check_expiries")
 def check_expiries() -> int:
     """Waivers and attestations about to expire or just expired; returns notifications to send."""
-    return len(expiry.expiries_check())
+    return len(services.expiries_check())
+
+
+@shared_task(name="alerts.tasks.notify_waiver_events")
+def notify_waiver_events() -> int:
+    """Waiver requests to those who may approve them, decisions to their requesters."""
+    return len(approvals.waiver_events_notify())

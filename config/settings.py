@@ -459,7 +459,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "history.tasks.prune_history",
         "schedule": crontab(hour=3, minute=30),
     },
-    # Re-sends notifications whose worker died mid-send (at-least-once; see alerts.services).
+    # Waiver requests to those who may approve them, decisions to the requester: read from
+    # the audit log (compliance sits below alerts and cannot call it), each event once.
+    "notify-waiver-requests-and-decisions-every-minute": {
+        "task": "alerts.tasks.notify_waiver_events",
+        "schedule": 60.0,
+    },
+    # Re-sends notifications whose worker died mid-send (at-least-once; see alerts.delivery).
     "requeue-stuck-notifications-every-5-minutes": {
         "task": "alerts.tasks.requeue_stuck_notifications",
         "schedule": 300.0,
@@ -478,13 +484,18 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "rampart@localhost")
 
 # --- Regressions and alerts -------------------------------------------------------------------
-# New or reopened findings below this severity are not regressions (critical|high|medium|low).
+# The severity floor: no regression of any kind below it is emailed (critical|high|medium|low|
+# info). Findings carry their check's severity, expiries the waived check's; the regressions of
+# the cluster as a whole (score drop, coverage drop, failing or stale collections) carry
+# RAMPART_ALERT_CLUSTER_SEVERITY, so they are sent while it is at or above the floor.
 RAMPART_ALERT_MIN_SEVERITY = env_str("RAMPART_ALERT_MIN_SEVERITY", "high").lower()
-if RAMPART_ALERT_MIN_SEVERITY not in {"critical", "high", "medium", "low", "info"}:
-    raise ImproperlyConfigured(
-        f"RAMPART_ALERT_MIN_SEVERITY={RAMPART_ALERT_MIN_SEVERITY!r}: use critical, high, medium, "
-        "low or info"
-    )
+RAMPART_ALERT_CLUSTER_SEVERITY = env_str("RAMPART_ALERT_CLUSTER_SEVERITY", "high").lower()
+for _name, _value in (
+    ("RAMPART_ALERT_MIN_SEVERITY", RAMPART_ALERT_MIN_SEVERITY),
+    ("RAMPART_ALERT_CLUSTER_SEVERITY", RAMPART_ALERT_CLUSTER_SEVERITY),
+):
+    if _value not in {"critical", "high", "medium", "low", "info"}:
+        raise ImproperlyConfigured(f"{_name}={_value!r}: use critical, high, medium, low or info")
 RAMPART_ALERT_SCORE_DROP = env_int("RAMPART_ALERT_SCORE_DROP", 5)  # points between collections
 RAMPART_ALERT_FAILED_RUNS = env_int("RAMPART_ALERT_FAILED_RUNS", 3)  # failed collections in a row
 RAMPART_ALERT_STALE_HOURS = env_int("RAMPART_ALERT_STALE_HOURS", 24)  # live clusters only

@@ -186,3 +186,13 @@ def text_part(message: Message, subtype: str = "plain") -> str:
             assert isinstance(payload, bytes)
             return payload.decode(part.get_content_charset() or "utf-8")
     raise AssertionError(f"no text/{subtype} part")
+
+
+def outbox_parts(message: Any) -> tuple[str, str]:
+    """The plain text and the HTML of a message from the locmem outbox."""
+    from django.core.mail import EmailMultiAlternatives
+
+    assert isinstance(message, EmailMultiAlternatives)
+    html = message.alternatives[0][0]
+    assert isinstance(html, str)
+    return str(message.body), html

@@ -17,9 +17,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from alerts import expiry, services
+from alerts import delivery, services
 from alerts.expiry_rules import AttestationSnapshot, WaiverSnapshot, detect_expiries
-from alerts.models import Notification, Subscription
+from alerts.models import Notification, NotificationEntry, Subscription
 from alerts.regressions import Kind
 from alerts.tasks import check_expiries, send_notification
 from alerts.tests.conftest import Inbox, text_part
@@ -179,7 +179,7 @@ def scan(django_capture_on_commit_callbacks) -> Iterator[Callable[..., list[int]
     def run(**kwargs: Any) -> list[int]:
         sent = len(mail.outbox)
         with django_capture_on_commit_callbacks(execute=True):
-            notification_ids = expiry.expiries_check(**kwargs)
+            notification_ids = services.expiries_check(**kwargs)
             assert len(mail.outbox) == sent  # nothing leaves before the scan commits
         return notification_ids
 
@@ -218,7 +218,7 @@ def test_it_emails_each_recipient_once_when_a_waiver_nears_expiry_and_once_when_
     assert len(scan(now=later)) == 2
     assert scan(now=later + timedelta(hours=1)) == []
     assert len(mail.outbox) == 4
-    kinds = Notification.objects.values_list("recipient", "kind", "status").order_by("kind", "id")
+    kinds = NotificationEntry.objects.values_list("recipient", "kind", "notification__status")
     assert sorted(kinds) == [
         ("erin@example.com", "waiver_expired", "sent"),
         ("erin@example.com", "waiver_expiring", "sent"),
@@ -283,20 +283,26 @@ def test_it_emails_an_attestation_that_lapses_and_queues_it_for_digests(
         f"[Rampart] prod-eu: attestation of cis-kubernetes 5.6.1 must be renewed by {due}"
     )
     body = message.body
-    assert "Attestation about to expire on prod-eu (medium)" in body
+    # A purely manual control has no check to borrow a severity from: the configured one.
+    assert (
+        f"[HIGH] Attestation about to expire: attestation of cis-kubernetes 5.6.1 must be "
+        f"renewed by {due}."
+    ) in body
     assert "Evidence: https://wiki.example.com/reviews/namespaces" in body
     assert (
         "See the guide item and its attestations: "
         "https://rampart.example.com/clusters/prod-eu/guides/cis-kubernetes/items/5.6.1/"
     ) in body
 
-    assert services.digests_send() == 1
+    assert delivery.digests_send() == 1
     digest = mail.outbox[1]
     assert digest.to == ["ada@example.com"]
-    assert "    Re-attest by: " in digest.body
-    assert "  https://rampart.example.com/clusters/prod-eu/guides/cis-kubernetes/items/5.6.1/" in (
-        digest.body
-    )
+    assert digest.subject == "[Rampart] Daily digest for prod-eu: 1 alert"
+    assert "  Re-attest by: " in digest.body
+    assert (
+        "  See the guide item and its attestations: "
+        "https://rampart.example.com/clusters/prod-eu/guides/cis-kubernetes/items/5.6.1/"
+    ) in digest.body
 
     lapsed = timezone.now() + timedelta(days=6, hours=1)
     assert len(scan(now=lapsed)) == 1
@@ -344,7 +350,10 @@ def test_it_delivers_a_waiver_expiry_over_real_smtp_once(
     assert message["Subject"].startswith("[Rampart] prod-eu: waiver of ")
     assert message["Message-ID"].startswith("<rampart-notification-")
     body = text_part(message)
-    assert "Waiver about to expire on prod-eu (high)" in body
+    assert (
+        "[HIGH] Waiver about to expire: waiver of Subjects that can approve certificate "
+        "signing requests expires in 3 days."
+    ) in body
     assert "Scope: namespace(s) ops" in body
     assert "Reason: The approver bot is replaced next sprint." in body
     assert "Approved by: ada on " in body
@@ -354,10 +363,7 @@ def test_it_delivers_a_waiver_expiry_over_real_smtp_once(
     assert f"https://rampart.example.com/clusters/prod-eu/checks/{CHECK}/" in body
     assert "https://rampart.example.com/alerts/unsubscribe/" in body
     html = text_part(message, "html")
-    assert (
-        '<th align="left" valign="top" scope="row">Risk owner</th><td>platform@example.com</td>'
-        in html
-    )
+    assert '>Risk owner</th><td style="padding:2px 0;">platform@example.com</td>' in html
     assert (
         f'href="https://rampart.example.com/clusters/prod-eu/waivers/#waiver-{waiver.pk}"' in html
     )

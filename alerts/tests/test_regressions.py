@@ -5,6 +5,7 @@ from __future__ import annotations
 from alerts.regressions import (
     Kind,
     OpenedFinding,
+    OpenedFindings,
     Regression,
     RunOutcome,
     Snapshot,
@@ -17,17 +18,19 @@ BEFORE = Snapshot(1, 80.0, 90.0, {"priv": "fail", "tags": "fail", "admin": "pass
 
 
 def finding(
-    check_id: str, severity: str, name: str = "api", *, reopened: bool = False
-) -> OpenedFinding:
-    return OpenedFinding(check_id, severity, "Deployment", "web", name, 'container "x"', reopened)
+    check_id: str, severity: str, name: str = "api", *, reopened: bool = False, total: int = 1
+) -> OpenedFindings:
+    sample = (OpenedFinding("Deployment", "web", name, 'container "x"'),)
+    return OpenedFindings(check_id, severity, reopened, total, sample)
 
 
 def detect(
     current: Snapshot,
-    *opened: OpenedFinding,
+    *opened: OpenedFindings,
     previous: Snapshot | None = BEFORE,
     min_severity: str = "high",
     score_drop: float = 5,
+    cluster_severity: str = "high",
 ) -> list:
     return detect_evaluation(
         cluster_id=7,
@@ -38,6 +41,7 @@ def detect(
         check_titles={"priv": "Privileged containers"},
         min_severity=min_severity,
         score_drop=score_drop,
+        cluster_severity=cluster_severity,
     )
 
 
@@ -64,24 +68,41 @@ def test_it_reports_new_and_reopened_findings_at_or_above_the_threshold() -> Non
         (Kind.REOPENED_FINDINGS, "priv", 1),
     ]
     assert found[0].title == "1 new high finding(s): Privileged containers"
+    assert found[0].check_title == "Privileged containers"
     assert found[0].evidence[0]["name"] == "api"
     assert found[0].dedup_key == "cluster:7:evaluation:2:new_findings:priv"
+    assert not found[0].now_failing
 
 
 def test_it_ignores_findings_below_the_threshold() -> None:
     assert detect(same_as_before(), finding("priv", "high"), min_severity="critical") == []
 
 
-def test_it_reports_a_check_that_passed_and_now_fails_once() -> None:
+def test_it_marks_the_findings_of_a_check_that_passed_and_now_fails() -> None:
     statuses = {**BEFORE.statuses, "admin": "fail"}
-    found = detect(same_as_before(statuses=statuses), finding("admin", "low"), score_drop=50)
-    assert [(r.kind, r.check_id) for r in found] == [(Kind.CHECK_FAILING, "admin")]
+    found = detect(
+        same_as_before(statuses=statuses),
+        finding("admin", "critical", total=3),
+        finding("admin", "critical", reopened=True),
+        score_drop=50,
+    )
+    assert [(r.kind, r.check_id, r.evidence_total, r.now_failing) for r in found] == [
+        (Kind.NEW_FINDINGS, "admin", 3, True),
+        (Kind.REOPENED_FINDINGS, "admin", 1, True),
+    ]
+    assert "it passed in the previous collection" in found[0].summary
+
+
+def test_it_holds_a_check_now_failing_to_the_severity_floor_too() -> None:
+    statuses = {**BEFORE.statuses, "admin": "fail"}
+    assert detect(same_as_before(statuses=statuses), finding("admin", "low")) == []
 
 
 def test_it_reports_a_score_drop_of_at_least_n_points() -> None:
     assert detect(same_as_before(score=75.1)) == []
-    [drop] = detect(same_as_before(score=75.0))
+    [drop] = detect(same_as_before(score=75.0), cluster_severity="critical")
     assert drop.kind == Kind.SCORE_DROP and "80.0 to 75.0" in drop.title
+    assert drop.severity == "critical"  # the configured cluster severity
 
 
 def test_it_reports_new_permission_errors_as_a_coverage_drop() -> None:
@@ -109,7 +130,9 @@ def test_it_treats_the_first_evaluation_as_a_baseline() -> None:
 
 def test_it_reports_one_regression_per_streak_of_failed_collections() -> None:
     def detect_streak(runs: list[RunOutcome]) -> Regression | None:
-        return detect_failing_streak(cluster_id=7, cluster_name="prod", runs=runs, threshold=3)
+        return detect_failing_streak(
+            cluster_id=7, cluster_name="prod", runs=runs, threshold=3, severity="high"
+        )
 
     history = [
         RunOutcome(9, "failed", "unreachable"),
@@ -127,17 +150,19 @@ def test_it_reports_one_regression_per_streak_of_failed_collections() -> None:
 
 
 def test_it_reports_stale_data_once_per_evaluation() -> None:
-    assert (
-        detect_stale(
-            cluster_id=7, cluster_name="prod", evaluation_id=3, age_hours=5, threshold_hours=24
+    def stale(evaluation_id: int | None, age_hours: float | None) -> Regression | None:
+        return detect_stale(
+            cluster_id=7,
+            cluster_name="prod",
+            evaluation_id=evaluation_id,
+            age_hours=age_hours,
+            threshold_hours=24,
+            severity="high",
         )
-        is None
-    )
-    stale = detect_stale(
-        cluster_id=7, cluster_name="prod", evaluation_id=3, age_hours=30, threshold_hours=24
-    )
-    assert stale is not None and stale.dedup_key == "cluster:7:stale-since-evaluation:3"
-    never = detect_stale(
-        cluster_id=7, cluster_name="prod", evaluation_id=None, age_hours=None, threshold_hours=24
-    )
+
+    assert stale(3, 5) is None
+    found = stale(3, 30)
+    assert found is not None and found.dedup_key == "cluster:7:stale-since-evaluation:3"
+    assert found.severity == "high"
+    never = stale(None, None)
     assert never is not None and "never" in never.summary

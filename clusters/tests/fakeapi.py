@@ -221,6 +221,15 @@ class FakeApiServer:
                 self._encoded[key] = [_encode_item(item) for item in self._pending.pop(key)]
             return self._encoded[key]
 
+    def put(self, key: str, item: JSON) -> None:
+        """An object appears on the cluster (a pod scheduled, a binding created): the next list
+        of `key` returns it too."""
+        with self._lock:
+            if key in self._encoded:
+                self._encoded[key].append(_encode_item(item))
+            else:
+                self._pending.setdefault(key, []).append(item)
+
     def serves(self, resource: Resource) -> bool:
         """Whether discovery names this resource: an add-on only when it is installed here."""
         key = resource.key
