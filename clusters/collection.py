@@ -7,17 +7,27 @@ outcome is written on the run; nothing fails silently. What happens between clai
 
     pending -> running -> succeeded | partial | failed
     running -> pending  (the API server was unreachable and the task will retry)
+    running -> failed   (its heartbeat stopped: the worker died; runs_fail_stale reaps it)
+
+Worker faults: the collecting worker touches `heartbeat_at` (a thread, and every progress
+write). A running run whose heartbeat is older than RAMPART_RUN_STALE_SECONDS lost its worker:
+a redelivered message claims it again, a new trigger supersedes it, and the reaper fails it.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F
+from django.db import DatabaseError, connections
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clusters.distribution import distribution_of
@@ -26,6 +36,7 @@ from clusters.models import Cluster, CollectionRun
 from clusters.redaction import redact
 from clusters.resources import EXTRA_INPUTS
 
+logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 INCOMPLETE = (
     KindStatus.FORBIDDEN,
@@ -35,26 +46,91 @@ INCOMPLETE = (
 )
 
 
-def run_claim(run_id: int, *, reclaim_running: bool = False) -> CollectionRun | None:
-    """pending -> running, atomically. None when another worker owns it or it is finished.
+def stale_before(now: datetime | None = None) -> datetime:
+    """A running run whose last sign of life is older than this lost its worker."""
+    return (now or timezone.now()) - timedelta(seconds=settings.RAMPART_RUN_STALE_SECONDS)
 
-    `reclaim_running` is for a message redelivered after its worker died mid-collection:
-    the run is still marked running by the dead worker and nobody else will finish it.
+
+def _last_alive() -> Coalesce:
+    return Coalesce("heartbeat_at", "started_at", "created_at")
+
+
+def run_claim(run_id: int, *, reclaim_running: bool = False) -> CollectionRun | None:
+    """pending -> running, atomically. None when a live worker owns it or it is finished.
+
+    A run left running by a dead worker (its heartbeat is stale) is claimed again: the
+    message was redelivered and nobody else will finish it. `reclaim_running` takes a running
+    run whatever its heartbeat (the caller knows its worker is gone).
     """
     now = timezone.now()
-    statuses = [CollectionRun.Status.PENDING]
+    claimable = Q(status=CollectionRun.Status.PENDING) | Q(
+        status=CollectionRun.Status.RUNNING, last_alive__lt=stale_before(now)
+    )
     if reclaim_running:
-        statuses.append(CollectionRun.Status.RUNNING)
-    claimed = CollectionRun.objects.filter(pk=run_id, status__in=statuses).update(
-        status=CollectionRun.Status.RUNNING,
-        started_at=now,
-        finished_at=None,
-        attempts=F("attempts") + 1,
-        progress="starting",
+        claimable |= Q(status=CollectionRun.Status.RUNNING)
+    claimed = (
+        CollectionRun.objects.filter(pk=run_id)
+        .alias(last_alive=_last_alive())
+        .filter(claimable)
+        .update(
+            status=CollectionRun.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            attempts=F("attempts") + 1,
+            progress="starting",
+        )
     )
     if not claimed:
         return None
     return CollectionRun.objects.select_related("cluster").get(pk=run_id)
+
+
+def run_is_alive(run_id: int) -> bool:
+    """Running, and its worker showed a sign of life recently (another message may not take it)."""
+    return (
+        CollectionRun.objects.filter(pk=run_id, status=CollectionRun.Status.RUNNING)
+        .alias(last_alive=_last_alive())
+        .filter(last_alive__gte=stale_before())
+        .exists()
+    )
+
+
+def heartbeat_touch(run_id: int) -> None:
+    CollectionRun.objects.filter(pk=run_id, status=CollectionRun.Status.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+@contextmanager
+def heartbeat(run: CollectionRun) -> Iterator[None]:
+    """Touch the run's heartbeat every RAMPART_RUN_HEARTBEAT_SECONDS while the block runs.
+
+    A thread, because the collecting thread may wait minutes inside one HTTP read or one
+    evaluation. It dies with the process, which is the point: a killed worker's run goes
+    stale and is reaped (runs_fail_stale). A failed touch (a locked SQLite file, a database
+    blip) is logged and tried again; it never fails the collection.
+    """
+    stop = threading.Event()
+    interval = settings.RAMPART_RUN_HEARTBEAT_SECONDS
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                try:
+                    heartbeat_touch(run.pk)
+                except DatabaseError:
+                    logger.warning("heartbeat of run %s not written", run.pk, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-run-{run.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval + 5)
 
 
 def progress_writer(run: CollectionRun, echo: Progress | None) -> Progress:
@@ -63,11 +139,14 @@ def progress_writer(run: CollectionRun, echo: Progress | None) -> Progress:
     def progress(message: str) -> None:
         if echo:
             echo(message)
-        # The dashboard polls this; at most one write a second keeps it cheap.
+        # The dashboard polls this; at most one write a second keeps it cheap. Progress is a
+        # sign of life too.
         now = time.monotonic()
         if now - last_write[0] >= 1.0:
             last_write[0] = now
-            CollectionRun.objects.filter(pk=run.pk).update(progress=message[:200])
+            CollectionRun.objects.filter(pk=run.pk).update(
+                progress=message[:200], heartbeat_at=timezone.now()
+            )
 
     return progress
 
@@ -140,22 +219,68 @@ def run_finish(
     )
 
 
-def runs_fail_stale(*, older_than: timedelta | None = None) -> int:
-    """Fail runs whose worker vanished: running past the hard time limit, or pending for a day."""
+REAPED_PREFIX = "the worker collecting this cluster stopped"
+REAPED = (
+    REAPED_PREFIX + " (no heartbeat for {seconds} s: killed, out of memory or its machine lost);"
+    " collect again to retry"
+)
+
+
+def runs_fail_stale(*, older_than: timedelta | None = None, cluster_id: int | None = None) -> int:
+    """Fail runs whose worker vanished: running with a stale heartbeat, or pending for a day.
+
+    A cluster whose run was reaped is due again at once (beat collects it within a minute),
+    unless its previous run was reaped too: a collection that kills its worker every time
+    waits for its interval instead of killing workers in a loop. `cluster_id` limits the
+    reaping to one cluster (a new trigger superseding a dead run).
+    """
     now = timezone.now()
-    limit = older_than or timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    stale_running = CollectionRun.objects.filter(
-        status=CollectionRun.Status.RUNNING, started_at__lt=now - limit
-    ).update(
-        status=CollectionRun.Status.FAILED,
-        finished_at=now,
-        last_error="the worker stopped before finishing (lost or killed past the time limit)",
+    runs = CollectionRun.objects.all()
+    if cluster_id is not None:
+        runs = runs.filter(cluster_id=cluster_id)
+    cutoff = now - older_than if older_than is not None else stale_before(now)
+    seconds = int((now - cutoff).total_seconds())
+    reaped = 0
+    dead = list(
+        runs.filter(status=CollectionRun.Status.RUNNING)
+        .alias(last_alive=_last_alive())
+        .filter(last_alive__lt=cutoff)
+        .values_list("pk", "cluster_id")
     )
-    stale_pending = CollectionRun.objects.filter(
+    for run_id, dead_cluster in dead:
+        # Compare-and-swap again: a redelivered message may have re-claimed it meanwhile.
+        failed = (
+            CollectionRun.objects.filter(pk=run_id, status=CollectionRun.Status.RUNNING)
+            .alias(last_alive=_last_alive())
+            .filter(last_alive__lt=cutoff)
+            .update(
+                status=CollectionRun.Status.FAILED,
+                finished_at=now,
+                progress="",
+                last_error=REAPED.format(seconds=seconds),
+            )
+        )
+        if failed:
+            reaped += 1
+            logger.warning("reaped collection run %s: its worker died", run_id)
+            _due_again(cluster_id=dead_cluster, reaped_run=run_id, now=now)
+    stale_pending = runs.filter(
         status=CollectionRun.Status.PENDING, created_at__lt=now - timedelta(days=1)
     ).update(
         status=CollectionRun.Status.FAILED,
         finished_at=now,
         last_error="no worker picked this run up within a day; is a Celery worker running?",
     )
-    return stale_running + stale_pending
+    return reaped + stale_pending
+
+
+def _due_again(*, cluster_id: int, reaped_run: int, now: datetime) -> None:
+    previous = (
+        CollectionRun.objects.filter(cluster_id=cluster_id, pk__lt=reaped_run)
+        .order_by("-pk")
+        .values_list("last_error", flat=True)
+        .first()
+    )
+    if previous is not None and previous.startswith(REAPED_PREFIX):
+        return
+    Cluster.objects.filter(pk=cluster_id, next_collection_at__gt=now).update(next_collection_at=now)

@@ -130,6 +130,7 @@ class CollectionRun(models.Model):
              -> partial   (some resources forbidden or failing; checks needing them are unknown)
              -> failed    (nothing usable: unreachable, 401, malformed bundle, crash, time limit)
     pending  -> failed    (the cluster was deleted or the run went stale)
+    running  -> failed    (its heartbeat stopped: the worker died; clusters.collection)
     """
 
     class Status(models.TextChoices):
@@ -159,6 +160,9 @@ class CollectionRun(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the collecting worker while it works (clusters.collection.heartbeat): a
+    # running run whose heartbeat stopped lost its worker and is reaped within minutes.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     progress = models.CharField(max_length=200, blank=True)
     fetch_seconds = models.FloatField(null=True, blank=True)

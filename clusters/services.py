@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
@@ -27,6 +28,7 @@ from clusters import crypto
 from clusters.addresses import AddressRefused, AddressUnresolved, server_addresses
 from clusters.archives import ArchiveError, bundle_files
 from clusters.bundles import BundleError, is_bundle_file, read_bundle
+from clusters.collection import runs_fail_stale
 from clusters.kubeconfig import Credentials, KubeconfigError, parse_kubeconfig
 from clusters.models import Cluster, ClusterOwner, CollectionRun, ProviderLink
 
@@ -285,8 +287,37 @@ def collection_request(
     """Create a pending run and enqueue its task once the transaction commits.
 
     One collection per cluster at a time: the database's partial unique index decides, so two
-    clicks (or beat and a click) cannot both start one.
+    clicks (or beat and a click) cannot both start one. A run whose worker died (its heartbeat
+    is stale) does not count: it is failed here and the new run takes its place.
     """
+    create = partial(_collection_create, cluster=cluster, trigger=trigger, by=by, bundle=bundle)
+    try:
+        try:
+            run = create()
+        except CollectionAlreadyActive:
+            if not runs_fail_stale(cluster_id=cluster.pk):
+                raise
+            run = create()
+    finally:
+        if bundle is not None:
+            bundle.close()
+    # The next scheduled collection counts from this request, so beat does not enqueue the
+    # cluster again every minute while this run waits or fails.
+    Cluster.objects.filter(pk=cluster.pk).update(
+        latest_run=run, next_collection_at=timezone.now() + cluster.collection_interval
+    )
+    if enqueue:
+        transaction.on_commit(lambda: collection_enqueue(run_id=run.pk))
+    return run
+
+
+def _collection_create(
+    *,
+    cluster: Cluster,
+    trigger: str,
+    by: AbstractBaseUser | None,
+    bundle: File | None,
+) -> CollectionRun:
     if cluster.source_kind == Cluster.SourceKind.BUNDLE and bundle is None:
         previous = cluster.runs.exclude(bundle="").order_by("-created_at").first()
         if previous is None:
@@ -311,16 +342,6 @@ def collection_request(
         if active is None:
             raise
         raise CollectionAlreadyActive(active) from None
-    finally:
-        if bundle is not None:
-            bundle.close()
-    # The next scheduled collection counts from this request, so beat does not enqueue the
-    # cluster again every minute while this run waits or fails.
-    Cluster.objects.filter(pk=cluster.pk).update(
-        latest_run=run, next_collection_at=timezone.now() + cluster.collection_interval
-    )
-    if enqueue:
-        transaction.on_commit(lambda: collection_enqueue(run_id=run.pk))
     return run
 
 

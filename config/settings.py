@@ -401,8 +401,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    # Longer than the hard time limit, so Redis never redelivers a task that is still running.
-    else {"visibility_timeout": 2 * 3600}
+    # A message a dead worker took (acks are late) is given to another worker after the
+    # visibility timeout: minutes, not hours. A collection still running when its message comes
+    # back is recognised by its fresh heartbeat and left alone (pipeline.tasks.collect), so the
+    # timeout need not exceed the hard time limit. Unacked messages are looked for every 10 s.
+    else {
+        "visibility_timeout": env_int("RAMPART_BROKER_VISIBILITY_TIMEOUT", 5 * 60),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     # The transport cannot create its folders, and every process (web, worker, beat, inspect)
@@ -420,6 +427,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 30 * 60)  #
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 35 * 60)  # the process is killed
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 1_500_000)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Worker faults (clusters.collection): the collecting worker touches its run's heartbeat every
+# RAMPART_RUN_HEARTBEAT_SECONDS; a running run whose heartbeat is older than
+# RAMPART_RUN_STALE_SECONDS lost its worker (killed, out of memory, machine gone). The reaper
+# (beat, every RAMPART_REAP_INTERVAL_SECONDS) fails it, a new trigger supersedes it and a
+# redelivered message re-claims it, so a dead worker blocks a cluster for minutes at most.
+RAMPART_RUN_HEARTBEAT_SECONDS = env_int("RAMPART_RUN_HEARTBEAT_SECONDS", 20)
+RAMPART_RUN_STALE_SECONDS = env_int("RAMPART_RUN_STALE_SECONDS", 120)
+RAMPART_REAP_INTERVAL_SECONDS = env_int("RAMPART_REAP_INTERVAL_SECONDS", 60)
+if RAMPART_RUN_STALE_SECONDS < 3 * RAMPART_RUN_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "RAMPART_RUN_STALE_SECONDS must be at least three RAMPART_RUN_HEARTBEAT_SECONDS, "
+        "or a slow database write would make a live collection look dead"
+    )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 # One beat schedule, self-describing keys. Beat only enqueues; the worker does the work.
@@ -428,9 +448,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clusters.tasks.enqueue_due_collections",
         "schedule": 60.0,
     },
-    "fail-stale-collection-runs-every-10-minutes": {
+    # Frees clusters whose collecting worker died (no heartbeat): see RAMPART_RUN_STALE_SECONDS.
+    "fail-stale-collection-runs-every-minute": {
         "task": "clusters.tasks.fail_stale_runs",
-        "schedule": 600.0,
+        "schedule": float(RAMPART_REAP_INTERVAL_SECONDS),
     },
     # Stored verdicts name when they go stale (a waiver expiring, an attestation lapsing):
     # derive them again then, and audit each expiry once.

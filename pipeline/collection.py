@@ -26,7 +26,14 @@ from django.utils import timezone
 
 from alerts.services import alerts_for_run
 from clusters import kube
-from clusters.collection import progress_writer, run_claim, run_fail, run_finish, run_requeue
+from clusters.collection import (
+    heartbeat,
+    progress_writer,
+    run_claim,
+    run_fail,
+    run_finish,
+    run_requeue,
+)
 from clusters.distribution import distribution_of
 from clusters.inventory import Inventory, gc_paused
 from clusters.models import CollectionRun
@@ -71,12 +78,13 @@ def collection_execute(
     progress = progress_writer(run, echo)
     started = time.perf_counter()
     try:
-        inventory = inventory_for(run, progress)
-        fetched = time.perf_counter()
-        progress("evaluating checks")
-        inventory_record(
-            run=run, inventory=inventory, fetch_seconds=fetched - started, progress=progress
-        )
+        with heartbeat(run):  # a worker killed from here on leaves a stale run, reaped soon
+            inventory = inventory_for(run, progress)
+            fetched = time.perf_counter()
+            progress("evaluating checks")
+            inventory_record(
+                run=run, inventory=inventory, fetch_seconds=fetched - started, progress=progress
+            )
     except kube.Unreachable as exc:
         if not retry_transient:
             return _failed(run, str(exc), send_inline=send_alerts_inline)
