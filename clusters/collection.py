@@ -155,6 +155,8 @@ def run_requeue(run: CollectionRun, reason: str) -> None:
     """running -> pending: the task will retry later (an unreachable API server)."""
     CollectionRun.objects.filter(pk=run.pk).update(
         status=CollectionRun.Status.PENDING,
+        # Its retry message is due within the backoff's ten-minute cap: not lost before that.
+        enqueued_at=timezone.now() + timedelta(minutes=10),
         last_error=redact(reason)[:5000],
         progress="will retry",
     )

@@ -163,6 +163,10 @@ class CollectionRun(models.Model):
     # Touched by the collecting worker while it works (clusters.collection.heartbeat): a
     # running run whose heartbeat stopped lost its worker and is reaped within minutes.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When its message was last handed to the broker; a run pending long after that lost its
+    # message (a broker restarted without persistence, a worker killed holding it) and is sent
+    # again (clusters.services.runs_resend_lost). Null: never sent (the broker was down).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     progress = models.CharField(max_length=200, blank=True)
     fetch_seconds = models.FloatField(null=True, blank=True)

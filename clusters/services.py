@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import logging
 import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -21,8 +22,10 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from clusters import crypto
 from clusters.addresses import AddressRefused, AddressUnresolved, server_addresses
@@ -31,6 +34,9 @@ from clusters.bundles import BundleError, is_bundle_file, read_bundle
 from clusters.collection import runs_fail_stale
 from clusters.kubeconfig import Credentials, KubeconfigError, parse_kubeconfig
 from clusters.models import Cluster, ClusterOwner, CollectionRun, ProviderLink
+from clusters.redaction import redact
+
+logger = logging.getLogger(__name__)
 
 
 class RegistrationError(ValueError):
@@ -350,8 +356,34 @@ def _collection_create(
 COLLECT_TASK = "pipeline.tasks.collect"
 
 
-def collection_enqueue(*, run_id: int) -> None:
-    current_app.send_task(COLLECT_TASK, args=[run_id])
+def collection_enqueue(*, run_id: int) -> bool:
+    """Send the run's message. A broker that is down (restarting) does not fail the request:
+    the run stays pending, unsent, and the reaper sends it again (runs_resend_lost)."""
+    try:
+        current_app.send_task(COLLECT_TASK, args=[run_id])
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("collection %s not sent, will be sent again: %s", run_id, redact(str(exc)))
+        return False
+    CollectionRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
+    return True
+
+
+def runs_resend_lost(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Send again the messages of runs pending RAMPART_RUN_RESEND_SECONDS after they were sent.
+
+    The broker may have lost them (Redis restarted without persistence, the filesystem
+    broker's worker killed while holding them). A duplicate is harmless: the run's claim is a
+    compare-and-swap, so a message that finds its run taken does nothing.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.RAMPART_RUN_RESEND_SECONDS)
+    lost = list(
+        CollectionRun.objects.filter(status=CollectionRun.Status.PENDING)
+        .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return [run_id for run_id in lost if collection_enqueue(run_id=run_id)]
 
 
 def bundle_upload(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from clusters.collection import runs_fail_stale
-from clusters.services import clusters_enqueue_due
+from clusters.services import clusters_enqueue_due, runs_resend_lost
 
 
 @shared_task(name="clusters.tasks.enqueue_due_collections")
@@ -19,4 +19,5 @@ def enqueue_due_collections() -> int:
 
 @shared_task(name="clusters.tasks.fail_stale_runs")
 def fail_stale_runs() -> int:
-    return runs_fail_stale()
+    """Worker faults: fail runs whose worker died, send again messages the broker lost."""
+    return runs_fail_stale() + len(runs_resend_lost())

@@ -148,8 +148,51 @@ def test_the_reaper_runs_every_minute() -> None:
     assert entry["schedule"] <= 60
     assert settings.RAMPART_RUN_STALE_SECONDS <= 5 * 60
     if not settings.CELERY_BROKER_URL.startswith("filesystem"):
-        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        assert options["visibility_timeout"] <= 10 * 60  # was 2 h
+        timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+        assert isinstance(timeout, int) and timeout <= 10 * 60  # was 2 h
+
+
+def test_a_message_the_broker_lost_is_sent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clusters import services
+    from clusters.tasks import fail_stale_runs
+
+    sent: list[list[int]] = []
+    monkeypatch.setattr(services.current_app, "send_task", lambda name, args: sent.append(args))
+    cluster = register_bundle(tmp_path)
+    run = cluster.runs.get()
+    long_ago = timezone.now() - timedelta(seconds=settings.RAMPART_RUN_RESEND_SECONDS + 5)
+    CollectionRun.objects.filter(pk=run.pk).update(enqueued_at=timezone.now())
+    assert fail_stale_runs() == 0 and sent == []  # sent a moment ago: still queued
+    CollectionRun.objects.filter(pk=run.pk).update(enqueued_at=long_ago)
+    assert fail_stale_runs() == 1 and sent == [[run.pk]]
+    run.refresh_from_db()
+    assert run.enqueued_at is not None and run.enqueued_at > long_ago
+
+
+def test_a_trigger_while_the_broker_is_down_is_sent_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from clusters import services
+
+    def down(name: str, args: list[int]) -> None:
+        raise OperationalError("Error 111 connecting to redis://:hunter2@127.0.0.1:6390/0")
+
+    monkeypatch.setattr(services.current_app, "send_task", down)
+    run = register_bundle(tmp_path).runs.get()
+    assert services.collection_enqueue(run_id=run.pk) is False
+    assert "will be sent again" in caplog.text and "hunter2" not in caplog.text
+    run.refresh_from_db()
+    assert run.status == CollectionRun.Status.PENDING and run.enqueued_at is None
+    CollectionRun.objects.filter(pk=run.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.RAMPART_RUN_RESEND_SECONDS + 5)
+    )
+    assert services.runs_resend_lost() == []  # still down: tried, kept pending
+    monkeypatch.setattr(services.current_app, "send_task", lambda name, args: None)
+    assert services.runs_resend_lost() == [run.pk]
 
 
 @pytest.mark.django_db(transaction=True)
