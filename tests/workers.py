@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,8 +31,9 @@ def test_database_url() -> str:
 
 @contextmanager
 def celery_worker(
-    *, extra_env: dict[str, str] | None = None, concurrency: int = 1
+    *, extra_env: dict[str, str] | None = None, concurrency: int = 1, name: str = "test"
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker in its own process group, so `kill_worker` can kill it whole, children too."""
     env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
@@ -40,7 +42,7 @@ def celery_worker(
         "RAMPART_ENV_FILE": os.devnull,
         **(extra_env or {}),
     }
-    log = (Path(settings.DATA_DIR) / "test-worker.log").open("wb")
+    log = worker_log(name).open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -58,12 +60,13 @@ def celery_worker(
             "--without-gossip",
             "--without-mingle",
             "--hostname",
-            f"test-{os.getpid()}@%h",
+            f"{name}-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         yield process
@@ -77,14 +80,31 @@ def celery_worker(
         log.close()
 
 
+def worker_log(name: str = "test") -> Path:
+    return Path(settings.DATA_DIR) / f"{name}-worker.log"
+
+
+def kill_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the whole worker (main process and pool children): no goodbye, no acks."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
 def wait_for(
-    condition: Callable[[], bool], *, timeout: float = 120, message: str = "condition"
+    condition: Callable[[], bool],
+    *,
+    timeout: float = 120,
+    message: str = "condition",
+    log: str = "test",
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.5)
-    log = Path(settings.DATA_DIR) / "test-worker.log"
-    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    path = worker_log(log)
+    tail = path.read_text(errors="replace")[-4000:] if path.exists() else ""
     raise AssertionError(f"timed out waiting for {message}\n--- worker log ---\n{tail}")
