@@ -73,8 +73,13 @@ def killed_while_listing_pods(server: FakeApiServer, run: CollectionRun) -> floa
         )
         run.refresh_from_db()
         beat = run.heartbeat_at
+
+        def beating() -> bool:
+            run.refresh_from_db()
+            return run.heartbeat_at != beat
+
         wait_for(
-            lambda: bool(run.refresh_from_db() or run.heartbeat_at != beat),
+            beating,
             timeout=10 * BEAT,
             message="the heartbeat to move during a long read",
             log="doomed",

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -86,10 +86,8 @@ def worker_log(name: str = "test") -> Path:
 
 def kill_worker(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the whole worker (main process and pool children): no goodbye, no acks."""
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
 
 
