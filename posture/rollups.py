@@ -100,11 +100,16 @@ class FleetFigures:
     resolved: int
 
 
-def fleet_day_refresh(*, day: date, now: datetime | None = None) -> FleetDay:
-    """Recompute the fleet's row for `day` from the clusters' latest rollups of that week."""
+def fleet_day_refresh(*, day: date, now: datetime | None = None, apps: Any = None) -> FleetDay:
+    """Recompute the fleet's row for `day` from the clusters' latest rollups of that week.
+
+    `apps` is a migration's model registry (posture.backfill, run from a data migration).
+    """
+    days: Any = apps.get_model("posture", "ClusterDay") if apps else ClusterDay
+    fleet: Any = apps.get_model("posture", "FleetDay") if apps else FleetDay
     latest: dict[int, ClusterDay] = {}
     rows = (
-        ClusterDay.objects.filter(day__lte=day, day__gt=day - timedelta(days=FLEET_LOOKBACK_DAYS))
+        days.objects.filter(day__lte=day, day__gt=day - timedelta(days=FLEET_LOOKBACK_DAYS))
         .annotate(environment=F("cluster__environment"))
         .order_by("cluster_id", "day")
     )
@@ -123,10 +128,10 @@ def fleet_day_refresh(*, day: date, now: datetime | None = None) -> FleetDay:
         values = {**_fleet_values(_figures(scoped, day)), "refreshed_at": refreshed_at}
         if is_today:  # findings say how things stand now, not on a past day
             values["time_to_fix"] = _scope_fix_summary(environment)
-        FleetDay.objects.update_or_create(day=day, environment=environment, defaults=values)
+        fleet.objects.update_or_create(day=day, environment=environment, defaults=values)
     # An environment with no cluster left that week keeps no stale row for the day.
-    FleetDay.objects.filter(day=day).exclude(environment__in=scopes).delete()
-    return FleetDay.objects.get(day=day, environment="")
+    fleet.objects.filter(day=day).exclude(environment__in=scopes).delete()
+    return fleet.objects.get(day=day, environment="")
 
 
 def _scope_fix_summary(environment: str) -> dict[str, Any]:
