@@ -84,3 +84,30 @@ def test_it_gives_a_cluster_new_credentials_keeping_its_history(settings, tmp_pa
         call_command("update_kubeconfig", "nope", "--kubeconfig", str(fresh))
     with pytest.raises(CommandError, match="cannot read"):
         call_command("update_kubeconfig", "prod-eu", "--kubeconfig", str(tmp_path / "absent"))
+
+
+def test_a_value_under_a_retired_and_removed_key_fails_clearly(settings):
+    """Rotated clusters keep working with the old key gone; one left under the removed key
+    (registered from a backup, say) fails its collection with a one-line reason to act on."""
+    from clusters.crypto import CredentialsUnreadable
+    from pipeline.collection import collection_execute
+
+    settings.RAMPART_ENCRYPTION_KEYS = [OLD]
+    rotated = register("prod-eu")
+    settings.RAMPART_ENCRYPTION_KEYS = [NEW, OLD]
+    call_command("rotate_encryption_keys", stdout=StringIO())
+    settings.RAMPART_ENCRYPTION_KEYS = [OLD]
+    stranded = register("legacy")  # encrypted only with OLD, after the rotation
+    settings.RAMPART_ENCRYPTION_KEYS = [NEW]  # OLD retired and removed
+
+    assert services.cluster_credentials(Cluster.objects.get(pk=rotated.pk)).token == TOKEN
+    with pytest.raises(CredentialsUnreadable, match="cannot be decrypted with any configured key"):
+        services.cluster_credentials(Cluster.objects.get(pk=stranded.pk))
+    run = services.collection_request(cluster=stranded, trigger="manual", enqueue=False)
+    failed = collection_execute(run_id=run.pk)
+    assert failed is not None and failed.status == "failed"
+    assert "cannot be decrypted with any configured key" in failed.last_error
+    assert "restore the old key" in failed.last_error
+    assert "\n" not in failed.last_error and "Traceback" not in failed.last_error
+    with pytest.raises(CommandError, match="legacy"):  # rotating now names it, changes nothing
+        call_command("rotate_encryption_keys", stdout=StringIO())
