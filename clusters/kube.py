@@ -204,8 +204,11 @@ def probe_anonymous(
 def test_connection(
     credentials: Credentials, *, timeout: float = 10, limits: Limits | None = None
 ) -> ConnectionReport:
-    """Check the credentials and what they may list, one item per resource."""
-    limits = limits or Limits()
+    """Check the credentials and what they may list, one item per resource.
+
+    A person waits on the answer: unless told otherwise, the whole test gets a minute.
+    """
+    limits = limits or Limits(collection_deadline=60)
     deadline = Deadline(limits.collection_deadline)
     try:
         with _session(credentials, timeout, limits, deadline) as session:

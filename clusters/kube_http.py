@@ -204,7 +204,7 @@ class Transport:
             declared = _declared_length(raw)
             if declared is not None and declared > cap:
                 raise TransportError(
-                    _too_large(f"declares {declared:,} bytes", cap), transient=False
+                    _too_large(f"declares {declared:,} bytes, more", cap), transient=False
                 )
             chunks: list[bytes] = []
             size = 0

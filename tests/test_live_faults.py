@@ -28,6 +28,8 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
+from clusters import kube
+from clusters.kube_http import Limits
 from clusters.models import CollectionRun
 from clusters.resources import RESOURCES
 from clusters.tests import fakefaults as faults
@@ -438,3 +440,18 @@ def _expired_chain(pki: Pki, tmp: Path) -> tuple[Path, Path]:
     (tmp / "expired.pem").write_bytes(_pem(certificate) + _pem(pki.ca_cert))
     (tmp / "expired.key").write_bytes(_key_pem(key))
     return tmp / "expired.pem", tmp / "expired.key"
+
+
+def test_a_connection_test_reports_a_stalled_kind_within_its_deadline() -> None:
+    """The "test connection" page: a person waits on it, so each kind is bounded too."""
+    limits = Limits(request_deadline=1, collection_deadline=5)
+    stalled = {"pods": faults.SlowHeaders(interval=0.3)}
+    with FakeApiServer(clean_cluster(), token=TOKEN, faults=stalled) as server:  # type: ignore[arg-type]
+        started = time.monotonic()
+        report = kube.test_connection(server.credentials(), timeout=1, limits=limits)
+        seconds = time.monotonic() - started
+
+    assert seconds < 4
+    assert report.ok
+    assert report.resources["pods"].startswith("error: gave up after 1s")
+    assert report.resources["nodes"] == "ok"
