@@ -30,7 +30,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
-from urllib3 import HTTPConnectionPool, HTTPResponse, HTTPSConnectionPool, PoolManager
+from urllib3 import HTTPConnectionPool, HTTPResponse, PoolManager
 from urllib3.exceptions import (
     HTTPError,
     MaxRetryError,
@@ -269,9 +269,10 @@ class _Watchdog:
         self.fired = False
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._timer: threading.Timer | None = None
+        # Subclasses of the manager's own classes, so a proxy manager's pools stay its own.
         manager.pool_classes_by_scheme = {
-            "http": _watched(HTTPConnectionPool, self._connections),
-            "https": _watched(HTTPSConnectionPool, self._connections),
+            scheme: _watched(pool, self._connections)
+            for scheme, pool in manager.pool_classes_by_scheme.items()
         }
 
     @contextmanager
