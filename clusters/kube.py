@@ -17,7 +17,6 @@ bodies, and any error text that reaches a person is scrubbed of the token.
 from __future__ import annotations
 
 import logging
-import ssl
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -29,19 +28,12 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import urllib3
 from kubernetes.client import ApiClient, Configuration
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import (
-    HTTPError,
-    MaxRetryError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    SSLError,
-)
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from clusters.addresses import AddressRefused, AddressUnresolved, literal_address, server_addresses
 from clusters.inventory import JSON, Inventory, KindStatus, Shared, gc_paused, trim
+from clusters.kube_http import Deadline, Limits, Transport, not_json, wrong_kind
+from clusters.kube_http import Response as _Response
+from clusters.kube_http import TransportError as _TransportError
 from clusters.kubeconfig import Credentials, KubeconfigError
 from clusters.kubeconfig_fields import check_token
 from clusters.resources import RESOURCES, Resource
@@ -85,15 +77,6 @@ class ConnectionReport:
     anonymous_probe: dict[str, int] | None = None
 
 
-class _TransportError(Exception):
-    """No HTTP answer at all. `transient` is False for TLS failures, which are configuration."""
-
-    def __init__(self, reason: str, *, transient: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.transient = transient
-
-
 class _KindFailed(Exception):
     def __init__(self, status: KindStatus, reason: str, *, http_status: int = 0) -> None:
         super().__init__(reason)
@@ -102,41 +85,29 @@ class _KindFailed(Exception):
         self.http_status = http_status
 
 
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-
-
 class _Session:
     """One ApiClient and the secrets it needs, for the length of one collection."""
 
-    def __init__(self, client: ApiClient, credentials: Credentials, timeout: float) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        credentials: Credentials,
+        timeout: float,
+        limits: Limits,
+        deadline: Deadline,
+    ) -> None:
         self.client = client
         self.credentials = credentials
         self.timeout = timeout
+        self.limits = limits
         self.shared = Shared()  # equal values across this collection's objects, held once
+        # Each request bounded in time and size (clusters/kube_http.py).
+        self.http = Transport(
+            client, timeout=timeout, limits=limits, deadline=deadline, scrub=self.scrub
+        )
 
     def get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> _Response:
-        method, url, headers, body, post_params = self.client.param_serialize(
-            method="GET",
-            resource_path=path,
-            query_params=query or None,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
-        try:
-            response = self.client.call_api(
-                method, url, headers, body, post_params, _request_timeout=self.timeout
-            )
-            try:
-                data = response.read()
-            finally:
-                response.response.release_conn()
-        except (HTTPError, ApiException, ssl.SSLError, OSError) as exc:
-            reason = self.scrub(_describe(exc, self.timeout))
-            raise _TransportError(reason, transient=not _is_tls_misconfiguration(exc)) from None
-        return _Response(response.status, data or b"")
+        return self.http.get(path, query)
 
     def scrub(self, text: str) -> str:
         token = self.credentials.token
@@ -150,11 +121,17 @@ def collect(
     timeout: float = 30,
     progress: Progress | None = None,
     resources: Iterable[Resource] = RESOURCES,
+    limits: Limits | None = None,
 ) -> Inventory:
-    """List every resource cluster-wide. Raises Unreachable / Unauthorized / KubeError."""
+    """List every resource cluster-wide. Raises Unreachable / Unauthorized / KubeError.
+
+    Within `limits.collection_deadline`: a kind not read by then is an error, never empty.
+    """
     report = progress or _no_progress
+    limits = limits or Limits()
+    deadline = Deadline(limits.collection_deadline)
     inventory = Inventory(source=f"api {credentials.server}")
-    with _session(credentials, timeout) as session, gc_paused():
+    with _session(credentials, timeout, limits, deadline) as session, gc_paused():
         report("reading the server version")
         inventory.version = _version(session)
         rejected: list[str] = []
@@ -191,11 +168,19 @@ def collect(
                 "every resource; the token or certificate may have expired or been revoked"
             )
     report("probing anonymous access")
-    inventory.anonymous_probe = probe_anonymous(credentials, timeout=timeout)
+    inventory.anonymous_probe = probe_anonymous(
+        credentials, timeout=timeout, limits=limits, deadline=deadline
+    )
     return inventory
 
 
-def probe_anonymous(credentials: Credentials, *, timeout: float = 10) -> dict[str, int] | None:
+def probe_anonymous(
+    credentials: Credentials,
+    *,
+    timeout: float = 10,
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
+) -> dict[str, int] | None:
     """Status codes of unauthenticated GETs, with the same CA and TLS settings; None if unreachable.
 
     The same transport as `collect()` is used with every credential removed, so what we
@@ -204,7 +189,7 @@ def probe_anonymous(credentials: Credentials, *, timeout: float = 10) -> dict[st
     anonymous = replace(credentials, token=None, client_certificate_data=None, client_key_data=None)
     codes: dict[str, int] = {}
     try:
-        with _session(anonymous, timeout) as session:
+        with _session(anonymous, timeout, limits, deadline) as session:
             for path in ANONYMOUS_PATHS:
                 codes[path] = session.get(path).status
     except _TransportError as exc:
@@ -216,10 +201,17 @@ def probe_anonymous(credentials: Credentials, *, timeout: float = 10) -> dict[st
     return codes
 
 
-def test_connection(credentials: Credentials, *, timeout: float = 10) -> ConnectionReport:
-    """Check the credentials and what they may list, one item per resource."""
+def test_connection(
+    credentials: Credentials, *, timeout: float = 10, limits: Limits | None = None
+) -> ConnectionReport:
+    """Check the credentials and what they may list, one item per resource.
+
+    A person waits on the answer: unless told otherwise, the whole test gets a minute.
+    """
+    limits = limits or Limits(collection_deadline=60)
+    deadline = Deadline(limits.collection_deadline)
     try:
-        with _session(credentials, timeout) as session:
+        with _session(credentials, timeout, limits, deadline) as session:
             version = _version(session)
             served = _Discovery(session)
             resources = {
@@ -234,7 +226,9 @@ def test_connection(credentials: Credentials, *, timeout: float = 10) -> Connect
         ok=True,
         version=(version or {}).get("gitVersion"),
         resources=resources,
-        anonymous_probe=probe_anonymous(credentials, timeout=timeout),
+        anonymous_probe=probe_anonymous(
+            credentials, timeout=timeout, limits=limits, deadline=deadline
+        ),
     )
     if resources and all(status == _REJECTED for status in resources.values()):
         report.ok = False
@@ -247,7 +241,12 @@ test_connection.__test__ = False  # type: ignore[attr-defined]
 
 
 @contextmanager
-def _session(credentials: Credentials, timeout: float) -> Iterator[_Session]:
+def _session(
+    credentials: Credentials,
+    timeout: float,
+    limits: Limits | None = None,
+    deadline: Deadline | None = None,
+) -> Iterator[_Session]:
     """An ApiClient whose certificate files live in a private temp dir for its lifetime.
 
     The client only accepts file paths for the CA and client key; the directory is 0700 and
@@ -270,7 +269,9 @@ def _session(credentials: Credentials, timeout: float) -> Iterator[_Session]:
         if host_header:
             client.set_default_header("Host", host_header)
         try:
-            yield _Session(client, credentials, timeout)
+            limits = limits or Limits()
+            deadline = deadline or Deadline(limits.collection_deadline)
+            yield _Session(client, credentials, timeout, limits, deadline)
         finally:
             client.close()
 
@@ -295,8 +296,11 @@ def _configuration(credentials: Credentials, tmp: Path) -> Configuration:
     if credentials.tls_server_name:
         configuration.tls_server_name = credentials.tls_server_name
     # One quick retry for a refused or reset connect; reads are never retried because a slow
-    # page would then cost several timeouts before being reported.
-    configuration.retries = urllib3.Retry(total=1, connect=1, read=False, redirect=0, status=0)
+    # page would then cost several timeouts before being reported. Retry-After is honoured by
+    # clusters/kube_http.py, within the request's deadline, not by urllib3.
+    configuration.retries = urllib3.Retry(
+        total=1, connect=1, read=False, redirect=0, status=0, respect_retry_after_header=False
+    )
     return configuration
 
 
@@ -461,7 +465,8 @@ def _list_pages(
     key = resource.key
     items: list[JSON] = []
     token: str | None = None
-    while True:
+    seen_tokens: set[str] = set()
+    for _page in range(session.limits.max_pages):
         query: list[tuple[str, str | int]] = [("limit", page_size)]
         if token:
             query.append(("continue", token))
@@ -473,7 +478,7 @@ def _list_pages(
             return None
         if response.status != 200:
             raise _kind_failure(session, resource, response)
-        page_items, token = _parse_page(response.body)
+        page_items, token = _parse_page(response.body, resource, response.headers)
         del response  # the raw page is the biggest thing alive; let it go before trimming
         valid, problems = split_valid(key, page_items)
         dropped.extend(problems)
@@ -482,16 +487,28 @@ def _list_pages(
         if not token:
             progress(f"listed {key}: {len(items)}")
             return items
+        if token in seen_tokens:  # a server answering the same page forever
+            raise _KindFailed(KindStatus.ERROR, "the server repeated a continue token; not read")
+        seen_tokens.add(token)
         progress(f"listing {key}: {len(items)} so far")
+    raise _KindFailed(
+        KindStatus.ERROR,
+        f"gave up after {session.limits.max_pages:,} pages of {page_size}: the list never "
+        "ended (RAMPART_KUBE_MAX_PAGES)",
+    )
 
 
-def _parse_page(body: bytes) -> tuple[list[JSON], str | None]:
+def _parse_page(
+    body: bytes, resource: Resource, headers: dict[str, str] | None = None
+) -> tuple[list[JSON], str | None]:
     try:
         page = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise _KindFailed(KindStatus.ERROR, f"malformed response (not JSON): {exc}") from None
+        raise _KindFailed(KindStatus.ERROR, not_json(body, headers, exc)) from None
     if not isinstance(page, dict) or not isinstance(page.get("items"), list):
         raise _KindFailed(KindStatus.ERROR, "malformed response: not a list with items")
+    if (wrong := wrong_kind(page, resource)) is not None:
+        raise _KindFailed(KindStatus.ERROR, wrong)
     items: list[Any] = page["items"]
     if not all(isinstance(item, dict) for item in items):
         raise _KindFailed(KindStatus.ERROR, "malformed response: an item is not an object")
@@ -509,11 +526,19 @@ def _kind_failure(session: _Session, resource: Resource, response: _Response) ->
         )
     if status == 403:
         return _KindFailed(KindStatus.FORBIDDEN, message, http_status=403)
+    if status == 404 and not resource.optional:
+        # Every API server serves the built-in kinds: a 404 is a proxy or a broken server, and
+        # calling it "not served" would let the run pass as complete.
+        return _KindFailed(
+            KindStatus.NOT_COLLECTED,
+            f"{resource.api_version} {resource.plural} answered 404 Not Found, though every "
+            "Kubernetes API server serves it",
+            http_status=404,
+        )
     if status == 404:
-        what = "an add-on that is not installed" if resource.optional else "not served"
         return _KindFailed(
             KindStatus.NOT_SERVED,
-            f"{resource.api_version} {resource.plural} is {what} (404)",
+            f"{resource.api_version} {resource.plural} is an add-on that is not installed (404)",
             http_status=404,
         )
     return _KindFailed(KindStatus.ERROR, f"HTTP {status}: {message}", http_status=status)
@@ -526,7 +551,7 @@ def _probe_kind(session: _Session, resource: Resource) -> str:
         return f"error: {exc.reason}"
     if response.status == 200:
         try:
-            _parse_page(response.body)
+            _parse_page(response.body, resource, response.headers)
         except _KindFailed as malformed:
             return f"error: {malformed.reason}"
         return "ok"
@@ -548,45 +573,6 @@ def _status_message(response: _Response) -> str:
         return str(body["message"])
     excerpt = response.body[:200].decode("utf-8", "replace").strip()
     return excerpt or f"HTTP {response.status} with an empty body"
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
-    if isinstance(exc, NameResolutionError):
-        return f"DNS lookup failed for {exc.conn.host}"
-    if isinstance(exc, NewConnectionError):
-        return f"connection failed ({_errno_text(exc)})"
-    if isinstance(exc, Urllib3Timeout | TimeoutError):
-        return f"timed out after {timeout:g}s"
-    if _is_tls(exc):
-        return f"TLS handshake failed: {exc}"
-    if isinstance(exc, ProtocolError):
-        return f"the connection was dropped: {exc}"
-    if isinstance(exc, ApiException):
-        return str(exc.reason or exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _errno_text(exc: NewConnectionError) -> str:
-    text = str(exc)
-    return text.split("]", 1)[-1].strip() if "]" in text else text
-
-
-def _is_tls(exc: BaseException) -> bool:
-    if isinstance(exc, MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
-    if isinstance(exc, ApiException):
-        return exc.status == 0 and "SSLError" in str(exc.reason)
-    return isinstance(exc, SSLError | ssl.SSLError)
-
-
-def _is_tls_misconfiguration(exc: BaseException) -> bool:
-    """An untrusted certificate or a non-TLS port will not fix itself; a dropped handshake may."""
-    if not _is_tls(exc):
-        return False
-    text = str(exc.reason if isinstance(exc, MaxRetryError | ApiException) else exc)
-    return not any(sign in text for sign in ("EOF", "reset", "timed out"))
 
 
 def _no_progress(message: str) -> None:

@@ -21,6 +21,7 @@ from clusters import kube
 from clusters.bundles import BundleError, read_bundle
 from clusters.crypto import CredentialsUnreadable
 from clusters.inventory import Inventory, KindStatus
+from clusters.kube_http import Limits
 from clusters.kubeconfig import KubeconfigError, in_cluster_credentials
 from clusters.models import Cluster, CollectionRun, ProviderDocument, ProviderLink
 from clusters.providers import (
@@ -74,6 +75,7 @@ def _kubernetes_inventory(run: CollectionRun, progress: Progress) -> Inventory:
             page_size=settings.RAMPART_KUBE_PAGE_SIZE,
             timeout=settings.RAMPART_KUBE_REQUEST_TIMEOUT,
             progress=progress,
+            limits=Limits.from_settings(),
         )
     except kube.Unreachable as exc:  # transient: the caller decides whether to retry
         raise kube.Unreachable(redact(str(exc), secrets=secrets)) from None

@@ -370,7 +370,22 @@ RAMPART_DEFAULT_COLLECTION_INTERVAL = timedelta(
     minutes=env_int("RAMPART_DEFAULT_COLLECTION_INTERVAL_MINUTES", 6 * 60)
 )
 RAMPART_KUBE_PAGE_SIZE = env_int("RAMPART_KUBE_PAGE_SIZE", 500)
-RAMPART_KUBE_REQUEST_TIMEOUT = env_int("RAMPART_KUBE_REQUEST_TIMEOUT", 30)
+RAMPART_KUBE_REQUEST_TIMEOUT = env_int("RAMPART_KUBE_REQUEST_TIMEOUT", 30)  # each socket read
+# A socket timeout bounds each read, not a response (clusters/kube_http.py): a server trickling
+# its answer, or paging forever, is stopped by these. A kind not read in time is an error (its
+# checks unknown, the run partial), never an empty list. The collection deadline stays below
+# CELERY_TASK_SOFT_TIME_LIMIT so that what was read is still recorded.
+RAMPART_KUBE_REQUEST_DEADLINE = env_int("RAMPART_KUBE_REQUEST_DEADLINE", 120)  # s, one request
+RAMPART_KUBE_COLLECTION_DEADLINE = env_int("RAMPART_KUBE_COLLECTION_DEADLINE", 20 * 60)  # s
+RAMPART_KUBE_MAX_PAGES = env_int("RAMPART_KUBE_MAX_PAGES", 1000)  # per list
+RAMPART_KUBE_MAX_RESPONSE_BYTES = env_int("RAMPART_KUBE_MAX_RESPONSE_BYTES", 128 * 1024 * 1024)
+RAMPART_KUBE_MAX_RETRY_AFTER = env_int("RAMPART_KUBE_MAX_RETRY_AFTER", 30)  # s, 429/503 waits
+RAMPART_KUBE_MAX_RETRIES = env_int("RAMPART_KUBE_MAX_RETRIES", 4)  # 429/503 per request
+if min(RAMPART_KUBE_REQUEST_DEADLINE, RAMPART_KUBE_COLLECTION_DEADLINE, RAMPART_KUBE_MAX_PAGES) < 1:
+    raise ImproperlyConfigured(
+        "RAMPART_KUBE_REQUEST_DEADLINE, RAMPART_KUBE_COLLECTION_DEADLINE and "
+        "RAMPART_KUBE_MAX_PAGES must be at least 1"
+    )
 # Provider links (clusters.providers): each request to GKE or EKS is bounded by this, so a
 # provider that hangs costs a collection seconds, not its time limit.
 RAMPART_PROVIDER_REQUEST_TIMEOUT = env_int("RAMPART_PROVIDER_REQUEST_TIMEOUT", 20)

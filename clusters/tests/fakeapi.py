@@ -21,10 +21,10 @@ import contextlib
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -33,6 +33,10 @@ from clusters.bundles import ERRORS_FILE, recorded_errors, resource_key
 from clusters.inventory import KindStatus
 from clusters.kubeconfig import Credentials
 from clusters.resources import RESOURCES, Resource
+
+if TYPE_CHECKING:
+    # A fault answers a request itself (clusters/tests/fakefaults.py); False: answer normally.
+    Fault = Callable[[BaseHTTPRequestHandler, Resource | None, dict[str, str]], bool]
 
 JSON = dict[str, Any]
 DEFAULT_TOKEN = "test-token"
@@ -101,6 +105,7 @@ class FakeApiServer:
         malformed: Iterable[str] = (),
         tls: ssl.SSLContext | None = None,
         discovery_status: int = 200,
+        faults: Mapping[str, Fault] | None = None,
     ) -> None:
         # A kind absent from `objects` is answered 404 rather than with an empty list: a fake
         # built from a bundle lacking pods.json must not claim the cluster has no pods.
@@ -118,6 +123,8 @@ class FakeApiServer:
         self.malformed = set(malformed)  # kinds answered 200 with a truncated body
         self.tls = tls  # a server-side context: serve https, e.g. to test CAs and SNI
         self.discovery_status = discovery_status  # what GET /apis answers (e.g. 403)
+        # path, resource key or "*" -> a fault answering those requests (fakefaults.py)
+        self.faults = dict(faults or {})
         self.requests: list[str] = []  # "GET /api/v1/pods?limit=500", in order received
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -292,6 +299,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str, query: dict[str, str]) -> None:
         fake = self.fake
+        resource = _BY_PATH.get(path)
+        fault = (
+            fake.faults.get(path)
+            or (fake.faults.get(resource.key) if resource else None)
+            or fake.faults.get("*")
+        )
+        if fault is not None and fault(self, resource, query):
+            return
         presented = self.headers.get("Authorization")
         if presented is None and fake.token is not None and path in fake.anonymous:
             self._anonymous(path, fake.anonymous[path])

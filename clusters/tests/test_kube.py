@@ -157,7 +157,9 @@ def test_it_records_a_kind_that_is_not_served() -> None:
     with FakeApiServer(cluster_objects(), not_served={"pods"}) as server:
         inventory = kube.collect(server.credentials(), resources=[*CORE, reports])
 
-    assert inventory.kind_status["pods"] == KindStatus.NOT_SERVED
+    # An add-on may be absent; pods never are, so their 404 leaves them not collected.
+    assert inventory.kind_status["pods"] == KindStatus.NOT_COLLECTED
+    assert "answered 404 Not Found" in inventory.kind_errors["pods"]
     assert inventory.kind_status["vulnerabilityreports"] == KindStatus.NOT_SERVED
     assert "not installed" in inventory.kind_errors["vulnerabilityreports"]
 
@@ -281,7 +283,7 @@ def test_it_serves_an_evidence_bundle_by_content_not_file_name(tmp_path: Path) -
     assert inventory.git_version == "v1.29.2"
     assert inventory.counts() == {"pods": 2, "nodes": 0}
     # A kind the bundle lacks must not come back as an empty, passing list.
-    assert inventory.kind_status["namespaces"] == KindStatus.NOT_SERVED
+    assert inventory.kind_status["namespaces"] == KindStatus.NOT_COLLECTED
 
 
 def test_it_serves_lists_shaped_like_the_real_api() -> None:
