@@ -107,6 +107,7 @@ class Guide:
     primary: bool = False
     applies_to: tuple[str, ...] = ()
     join_references: bool = True
+    scope: str = ""  # what of the guide Rampart judges, and from which evidence
 
     @property
     def label(self) -> str:
@@ -203,6 +204,7 @@ def guide_parse(document: Any, *, where: str) -> Guide:
         primary=bool(document.get("primary", False)),
         applies_to=_distributions(document.get("applies_to"), f"{where} applies_to"),
         join_references=bool(document.get("join_references", True)),
+        scope=" ".join(str(document.get("scope") or "").split()),
     )
 
 
