@@ -673,4 +673,6 @@ def _log_failure(session: _Session, response: _Response) -> tuple[KindStatus, st
     message = session.scrub(_status_message(response))
     if response.status in (401, 403):
         return KindStatus.FORBIDDEN, message
+    if response.status == 404:  # the namespace's Jobs or a pod gone: nothing ran there now
+        return KindStatus.NOT_COLLECTED, f"not found (404): {message}"
     return KindStatus.ERROR, f"HTTP {response.status}: {message}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -33,12 +34,14 @@ def kube_bench(name: str) -> dict:
     return document
 
 
-def bundle_with_runs(tmp_path: Path, source: str = "edge-dev", **runs: dict) -> Path:
+def bundle_with_runs(
+    tmp_path: Path, runs: dict[str, Any] | None = None, *, source: str = "edge-dev"
+) -> Path:
     """A demo bundle with `kube-bench/<node>.json` for each run given."""
     bundle = tmp_path / source
     shutil.copytree(DEMO / source, bundle)
     (bundle / "kube-bench").mkdir(exist_ok=True)
-    for node, document in runs.items():
+    for node, document in (runs or {}).items():
         (bundle / "kube-bench" / f"{node}.json").write_bytes(orjson.dumps(document))
     return bundle
 
@@ -77,7 +80,7 @@ def test_it_lists_every_item_of_sections_one_to_four_as_kube_bench_numbers_them(
 def test_it_judges_each_item_from_the_runs_in_a_bundle(tmp_path):
     bundle = bundle_with_runs(
         tmp_path,
-        **{"edge-cp-1": kube_bench("controlplane-1"), "edge-worker-1": kube_bench("worker-1")},
+        {"edge-cp-1": kube_bench("controlplane-1"), "edge-worker-1": kube_bench("worker-1")},
     )
     inventory = read_bundle(bundle)
     assert inventory.kind_status["kube-bench"] == KindStatus.OK
@@ -118,7 +121,7 @@ def test_it_fails_an_item_if_any_node_fails_and_names_the_nodes(tmp_path):
                     actual_value="authentication.anonymous.enabled: true",
                     expected_result="'{.authentication.anonymous.enabled}' is equal to 'false'",
                 )
-    bundle = bundle_with_runs(tmp_path, **{"worker-a": healthy, "worker-b": broken})
+    bundle = bundle_with_runs(tmp_path, {"worker-a": healthy, "worker-b": broken})
     run = collected("edge", bundle)
     assert cis_items(run)["4.2.1"] == "fail"
     result = run.evaluation.results.get(check_id="node.cis_worker_nodes")  # type: ignore[attr-defined]
@@ -145,7 +148,7 @@ def test_it_says_node_level_evidence_is_needed_without_any_run(tmp_path):
 
 
 def test_it_leaves_control_plane_sections_to_the_provider_on_gke(tmp_path):
-    run = collected("payments", bundle_with_runs(tmp_path, "payments-prod"))
+    run = collected("payments", bundle_with_runs(tmp_path, source="payments-prod"))
     items = cis_items(run)
     assert {items[item] for item in ITEMS["1"] + ITEMS["2"] + ITEMS["3"]} == {"not_applicable"}
     assert "Provider responsibility (GKE)" in rows("payments")["1.2.1"].reason
@@ -153,7 +156,7 @@ def test_it_leaves_control_plane_sections_to_the_provider_on_gke(tmp_path):
 
 
 def test_it_refuses_a_run_that_is_not_kube_bench_output_without_failing_the_bundle(tmp_path):
-    bundle = bundle_with_runs(tmp_path, **{"edge-cp-1": {"kind": "List", "items": []}})
+    bundle = bundle_with_runs(tmp_path, {"edge-cp-1": {"kind": "List", "items": []}})
     (bundle / "kube-bench" / "edge-worker-1.json").write_text('{"Controls": [')
     inventory = read_bundle(bundle)
     assert inventory.kind_status["kube-bench"] == KindStatus.ERROR

@@ -15,6 +15,7 @@ from clusters.models import Cluster
 from clusters.rows import (
     affected_rows_html,
     decimal_text,
+    node_benchmark_context,
     provider_context,
     references_html,
     runs_context,
@@ -114,5 +115,8 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
         "upload_form": BundleUploadForm(),
         "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),
         **provider_context(cluster, can_edit=request.user.has_perm("clusters.change_cluster")),
+        **node_benchmark_context(
+            cluster, can_edit=request.user.has_perm("clusters.change_cluster")
+        ),
     }
     return render(request, "clusters/cluster_detail.html", context)
