@@ -8,7 +8,11 @@ import yaml
 from django.conf import settings
 
 MANIFEST = (
-    Path(__file__).resolve().parents[1] / "deploy" / "kubernetes" / "rampart-kube-bench-rbac.yaml"
+    Path(__file__).resolve().parents[1]
+    / "deploy"
+    / "kubernetes"
+    / "optional"
+    / "rampart-kube-bench-rbac.yaml"
 )
 
 

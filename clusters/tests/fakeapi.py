@@ -150,7 +150,12 @@ class FakeApiServer:
             items = document["items"] if isinstance(document.get("items"), list) else [document]
             objects.setdefault(key, []).extend(items)
         options.setdefault("version", version)
-        return cls(objects, **options)
+        server = cls(objects, **options)
+        # The bundle's kube-bench/<node>.json, as the pod logs of a finished kube-bench Job.
+        runs = {f.stem: f.read_bytes() for f in sorted(Path(path).glob("kube-bench/*.json"))}
+        if runs:
+            server.serve_kube_bench(runs)
+        return server
 
     # Lifecycle
 
