@@ -26,6 +26,13 @@ import orjson
 
 from clusters.archives import ArchiveError, bundle_files
 from clusters.inventory import JSON, Inventory, KindStatus, Shared, gc_paused, trim
+from clusters.kube_bench import (
+    BUNDLE_DIRECTORY,
+    KUBE_BENCH,
+    MAX_DOCUMENT_BYTES,
+    kube_bench_from_files,
+    kube_bench_missing,
+)
 from clusters.providers import (
     BY_BUNDLE_FILE,
     BY_EXTRA_FILE,
@@ -168,12 +175,17 @@ def _read_bundle(path: Path) -> Inventory:
     recorded: dict[str, tuple[KindStatus, str]] = {}
     provider_files: dict[str, Any] = {}  # bundle file name -> its document
     unreadable_providers: dict[str, str] = {}
+    benchmarks: dict[str, Any] = {}  # kube-bench/<node>.json: node -> its document
+    unreadable_benchmarks: dict[str, str] = {}
     seen_any = False
     for member, content in bundle_files(path, is_bundle_file):
         name = PurePosixPath(member).name
         lower = name.lower()
         if lower == ERRORS_FILE:
             recorded.update(recorded_errors(content))
+            continue
+        if PurePosixPath(member).parent.name == BUNDLE_DIRECTORY and lower.endswith(".json"):
+            _benchmark_file(name, content, benchmarks, unreadable_benchmarks)
             continue
         by_name = _key_from_name(name)
         try:
@@ -213,7 +225,25 @@ def _read_bundle(path: Path) -> Inventory:
     kinds.record(inventory, recorded)
     for provider in PROVIDERS.values():
         _read_provider(inventory, provider, provider_files, unreadable_providers, recorded)
+    if not benchmarks and not unreadable_benchmarks and KUBE_BENCH.key in recorded:
+        kube_bench_missing(inventory, *recorded[KUBE_BENCH.key])
+    else:
+        kube_bench_from_files(inventory, benchmarks, unreadable_benchmarks)
     return inventory
+
+
+def _benchmark_file(
+    name: str, content: bytes | bytearray, files: dict[str, Any], unreadable: dict[str, str]
+) -> None:
+    """One node's kube-bench run, `kube-bench/<node>.json`, checked with the others later."""
+    node = name[: -len(".json")]
+    if len(content) > MAX_DOCUMENT_BYTES:
+        unreadable[node] = f"larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB"
+        return
+    try:
+        files[node] = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        unreadable[node] = f"not valid JSON (truncated?): {exc}"
 
 
 def _read_provider(

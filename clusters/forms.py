@@ -169,6 +169,25 @@ class ProviderDocumentForm(forms.Form):
         return document
 
 
+class NodeBenchmarkForm(forms.Form):
+    results = forms.FileField(
+        label="kube-bench results",
+        help_text="What `kube-bench run --json` printed on one node (.json).",
+    )
+    node = forms.CharField(
+        label="Node",
+        required=False,
+        max_length=253,
+        help_text="The node it ran on; empty: the file's name without .json.",
+    )
+
+    def clean_results(self) -> UploadedFile:
+        results = self.cleaned_data["results"]
+        if not (results.name or "").lower().endswith(".json"):
+            raise forms.ValidationError("kube-bench results must be a .json file.")
+        return results
+
+
 def _is_bundle_name(name: str | None) -> bool:
     return (name or "").lower().endswith(BUNDLE_SUFFIXES)
 

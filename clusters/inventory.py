@@ -225,6 +225,9 @@ class Inventory:
     # Provider control-plane data by provider ("gke", "eks"): {"cluster": the document,
     # "source": where it came from, extras}; see clusters/providers. Empty when none was read.
     provider: dict[str, JSON] = field(default_factory=dict)
+    # Imported kube-bench runs: {"nodes": {node: {"source", "results"}}, "problems": [...]};
+    # see clusters/kube_bench.py. Empty when none was imported.
+    node_benchmarks: JSON = field(default_factory=dict)
     source: str = ""
     # Views derived from the objects (workload and RBAC indexes, parsed nodes, ...): built once
     # by the first check that needs one and shared by the rest; dropped when the objects change.
@@ -303,6 +306,8 @@ class Inventory:
             sorted(self.kind_errors.items()),
             self.anonymous_probe,
             self.provider,
+            # Only when imported: inventories without kube-bench keep the digests they had.
+            *([self.node_benchmarks] if self.node_benchmarks else []),
         ):
             hasher.update(orjson.dumps(part, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
         for key in sorted(self.objects):

@@ -577,3 +577,88 @@ def _status_message(response: _Response) -> str:
 
 def _no_progress(message: str) -> None:
     pass
+
+
+# --- kube-bench results from the latest kube-bench Job's pod logs ---------------------------
+
+
+@dataclass
+class KubeBenchLogs:
+    """What the latest kube-bench Job's pods printed: node name -> log bytes, or why none.
+
+    `status` is None when logs were read; otherwise FORBIDDEN (the reader may not list Jobs or
+    read pod logs there), NOT_COLLECTED (no kube-bench Job ran) or ERROR, with `reason`.
+    """
+
+    job: str = ""
+    logs: dict[str, bytes] = field(default_factory=dict)
+    status: KindStatus | None = None
+    reason: str = ""
+
+
+def kube_bench_logs(
+    credentials: Credentials, *, namespace: str, timeout: float = 30, limit_bytes: int
+) -> KubeBenchLogs:
+    """The logs of the newest Job named kube-bench* in `namespace`, one per node its pods ran
+    on (`kube-bench run --json` prints its JSON there). Raises Unreachable/KubeError like
+    `collect`; a refusal or an absent Job is returned, never raised: the Kubernetes part of a
+    collection never fails for it."""
+    base = f"/api/v1/namespaces/{namespace}"
+    with _session(credentials, timeout) as session:
+        try:
+            jobs = _namespaced_list(session, f"/apis/batch/v1/namespaces/{namespace}/jobs")
+            named = [j for j in jobs if str(_meta(j).get("name", "")).startswith("kube-bench")]
+            if not named:
+                return KubeBenchLogs(
+                    status=KindStatus.NOT_COLLECTED,
+                    reason=f"no kube-bench Job in namespace {namespace}",
+                )
+            job = max(named, key=lambda j: str(_meta(j).get("creationTimestamp", "")))
+            name = str(_meta(job)["name"])
+            selector: list[tuple[str, str | int]] = [("labelSelector", f"job-name={name}")]
+            pods = _namespaced_list(session, f"{base}/pods", selector)
+            found = KubeBenchLogs(job=name)
+            for pod in sorted(pods, key=lambda p: str(_meta(p).get("creationTimestamp", ""))):
+                node = str((pod.get("spec") or {}).get("nodeName") or "")
+                if not node or (pod.get("status") or {}).get("phase") != "Succeeded":
+                    continue  # a pod still running, or failed, printed no complete result
+                path = f"{base}/pods/{_meta(pod).get('name', '')}/log"
+                response = session.get(path, [("limitBytes", limit_bytes + 1)])
+                if response.status != 200:
+                    raise _KindFailed(*_log_failure(session, response))
+                found.logs[node] = response.body  # the newest pod per node wins
+        except _KindFailed as failed:
+            return KubeBenchLogs(status=failed.status, reason=failed.reason)
+        except _TransportError as exc:
+            return KubeBenchLogs(status=KindStatus.ERROR, reason=exc.reason)
+    if not found.logs:
+        return KubeBenchLogs(
+            job=name,
+            status=KindStatus.NOT_COLLECTED,
+            reason=f"Job {namespace}/{name} has no succeeded pod to read results from",
+        )
+    return found
+
+
+def _meta(obj: JSON) -> JSON:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _namespaced_list(
+    session: _Session, path: str, query: list[tuple[str, str | int]] | None = None
+) -> list[JSON]:
+    response = session.get(path, [("limit", 500), *(query or [])])
+    if response.status != 200:
+        raise _KindFailed(*_log_failure(session, response))
+    items, _ = _parse_page(response.body)
+    return items
+
+
+def _log_failure(session: _Session, response: _Response) -> tuple[KindStatus, str]:
+    message = session.scrub(_status_message(response))
+    if response.status in (401, 403):
+        return KindStatus.FORBIDDEN, message
+    if response.status == 404:  # the namespace's Jobs or a pod gone: nothing ran there now
+        return KindStatus.NOT_COLLECTED, f"not found (404): {message}"
+    return KindStatus.ERROR, f"HTTP {response.status}: {message}"

@@ -292,3 +292,27 @@ class ProviderDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cluster} {self.kind} {self.file_name}"
+
+
+class NodeBenchmark(models.Model):
+    """One node's kube-bench results (`kube-bench run --json`) uploaded on the cluster page:
+    used by the cluster's collections until replaced or removed, unless the run's bundle or
+    the live cluster's kube-bench Job supplies results (clusters/kube_bench.py)."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="node_benchmarks")
+    node = models.CharField(max_length=253)
+    results = models.JSONField()  # clusters.kube_bench.results_checked: test number -> result
+    file_name = models.CharField(max_length=200)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "node"], name="one_benchmark_per_node")
+        ]
+        ordering = ["node"]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} kube-bench {self.node}"

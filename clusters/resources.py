@@ -167,15 +167,18 @@ class ExtraInput:
 
     key: str
     description: str
+    # How its absence reads in an unknown cause line, when "not collected: <key>" would not
+    # say what a person must do ("needs node-level evidence ...").
+    absent: str = ""
 
 
 # Filled by the modules that read each input (a provider link, kube-bench import), by key.
 EXTRA_INPUTS: dict[str, ExtraInput] = {}
 
 
-def extra_input(key: str, description: str) -> ExtraInput:
+def extra_input(key: str, description: str, *, absent: str = "") -> ExtraInput:
     """Declare an extra input once, where it is read; returns it for the declaring module."""
-    found = EXTRA_INPUTS.setdefault(key, ExtraInput(key, description))
-    if found.description != description:
+    found = EXTRA_INPUTS.setdefault(key, ExtraInput(key, description, absent))
+    if found.description != description or found.absent != absent:
         raise ValueError(f"extra input {key!r} declared twice")
     return found

@@ -188,3 +188,27 @@ def provider_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
         "provider_link_form": ProviderLinkForm(initial=initial) if can_edit else None,
         "provider_document_form": ProviderDocumentForm() if can_edit else None,
     }
+
+
+def node_benchmark_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
+    """The cluster page's kube-bench section: what the last run read, and the uploads."""
+    from clusters.forms import NodeBenchmarkForm
+    from clusters.kube_bench import KUBE_BENCH
+    from clusters.models import NodeBenchmark
+
+    run = cluster.latest_run
+    status = reason = ""
+    if run is not None and run.status in CollectionRun.COMPLETED_STATUSES:
+        status = (run.kind_status or {}).get(KUBE_BENCH.key, "")
+        reason = (run.kind_errors or {}).get(KUBE_BENCH.key, "")
+    return {
+        "kube_bench_status": status,
+        "kube_bench_status_label": _INPUT_LABELS.get(status, status.replace("_", " ")),
+        "kube_bench_reason": reason,
+        "kube_bench_uploads": list(
+            NodeBenchmark.objects.filter(cluster=cluster)
+            .select_related("uploaded_by")
+            .defer("results")
+        ),
+        "kube_bench_form": NodeBenchmarkForm() if can_edit else None,
+    }

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
@@ -21,9 +22,18 @@ from clusters import kube
 from clusters.bundles import BundleError, read_bundle
 from clusters.crypto import CredentialsUnreadable
 from clusters.inventory import Inventory, KindStatus
+from clusters.kube_bench import (
+    KUBE_BENCH,
+    MAX_DOCUMENT_BYTES,
+    KubeBenchError,
+    kube_bench_missing,
+    kube_bench_set,
+    node_name_checked,
+    results_checked,
+)
 from clusters.kube_http import Limits
-from clusters.kubeconfig import KubeconfigError, in_cluster_credentials
-from clusters.models import Cluster, CollectionRun, ProviderDocument, ProviderLink
+from clusters.kubeconfig import Credentials, KubeconfigError, in_cluster_credentials
+from clusters.models import Cluster, CollectionRun, NodeBenchmark, ProviderDocument, ProviderLink
 from clusters.providers import (
     PROVIDERS,
     DocumentError,
@@ -47,6 +57,7 @@ class CollectionFailed(Exception):
 def inventory_for(run: CollectionRun, progress: Progress) -> Inventory:
     inventory = _kubernetes_inventory(run, progress)
     provider_inputs(run.cluster, inventory, progress)
+    kube_bench_uploads(run.cluster, inventory)
     return inventory
 
 
@@ -81,10 +92,78 @@ def _kubernetes_inventory(run: CollectionRun, progress: Progress) -> Inventory:
         raise kube.Unreachable(redact(str(exc), secrets=secrets)) from None
     except kube.KubeError as exc:  # rejected credentials, not an API server, TLS misconfigured
         raise CollectionFailed(redact(str(exc), secrets=secrets)) from None
+    _kube_bench_live(credentials, inventory, progress)
     inventory.kind_errors = {
         key: redact(reason, secrets=secrets) for key, reason in inventory.kind_errors.items()
     }
     return inventory
+
+
+def _kube_bench_live(credentials: Credentials, inventory: Inventory, progress: Progress) -> None:
+    """The latest kube-bench Job's results, when the reader may read them; never fails the
+    Kubernetes part (an unreachable server here leaves the input ERROR)."""
+    namespace = settings.RAMPART_KUBE_BENCH_NAMESPACE
+    progress(f"reading kube-bench results in namespace {namespace}")
+    try:
+        found = kube.kube_bench_logs(
+            credentials,
+            namespace=namespace,
+            timeout=settings.RAMPART_KUBE_REQUEST_TIMEOUT,
+            limit_bytes=MAX_DOCUMENT_BYTES,
+        )
+    except kube.KubeError as exc:
+        kube_bench_missing(inventory, KindStatus.ERROR, str(exc))
+        return
+    if found.status == KindStatus.FORBIDDEN:
+        # An optional input the reader was not granted (deploy/kubernetes adds the rights):
+        # nothing was imported, which is what the checks say; the run is not partial for it.
+        kube_bench_missing(
+            inventory,
+            KindStatus.NOT_COLLECTED,
+            f"the reader may not read kube-bench Jobs in namespace {namespace}: {found.reason}",
+        )
+        return
+    if found.status is not None:
+        kube_bench_missing(inventory, found.status, found.reason)
+        return
+    nodes, problems = {}, []
+    for node, log in sorted(found.logs.items()):
+        where = f"pod log of Job {namespace}/{found.job} on {node}"
+        try:
+            if len(log) > MAX_DOCUMENT_BYTES:
+                raise KubeBenchError(f"{where} is larger than {MAX_DOCUMENT_BYTES:,} bytes")
+            document = orjson.loads(log)
+            nodes[node_name_checked(node)] = {
+                "source": where,
+                "results": results_checked(document, where=where),
+            }
+        except orjson.JSONDecodeError:
+            problems.append(f"{where} is not JSON: was kube-bench run with --json?")
+        except KubeBenchError as exc:
+            problems.append(str(exc))
+    if nodes:
+        kube_bench_set(inventory, nodes, problems=problems)
+    else:
+        kube_bench_missing(inventory, KindStatus.ERROR, "; ".join(problems))
+
+
+def kube_bench_uploads(cluster: Cluster, inventory: Inventory) -> None:
+    """Uploaded runs stand in where neither the bundle nor the live cluster gave any."""
+    if inventory.kind_status.get(KUBE_BENCH.key) == KindStatus.OK:
+        return
+    uploads = list(NodeBenchmark.objects.filter(cluster=cluster))
+    if uploads:
+        nodes = {
+            upload.node: {
+                "source": f"{upload.file_name} uploaded "
+                f"{timezone.localtime(upload.uploaded_at):%Y-%m-%d %H:%M}",
+                "results": upload.results,
+            }
+            for upload in uploads
+        }
+        kube_bench_set(inventory, nodes)
+    elif KUBE_BENCH.key not in inventory.kind_status:
+        kube_bench_missing(inventory, KindStatus.NOT_COLLECTED, "no kube-bench results imported")
 
 
 def provider_inputs(cluster: Cluster, inventory: Inventory, progress: Progress) -> None:

@@ -26,6 +26,16 @@ urlpatterns = [
         name="provider_document_remove",
     ),
     path(
+        "clusters/<slug:name>/kube-bench/",
+        views.node_benchmark_upload,
+        name="node_benchmark_upload",
+    ),
+    path(
+        "clusters/<slug:name>/kube-bench/<str:node>/remove/",
+        views.node_benchmark_remove,
+        name="node_benchmark_remove",
+    ),
+    path(
         "clusters/<slug:name>/test-connection/",
         views.cluster_test_connection,
         name="cluster_test_connection",

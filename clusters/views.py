@@ -17,15 +17,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from clusters import kube, provider_links, services
+from clusters import kube, node_benchmarks, provider_links, services
 from clusters.access import get_cluster_for_user, person
 from clusters.crypto import CredentialsUnreadable
 from clusters.forms import (
     BundleUploadForm,
     ClusterRegisterForm,
+    NodeBenchmarkForm,
     ProviderDocumentForm,
     ProviderLinkForm,
 )
+from clusters.kube_bench import KubeBenchError
 from clusters.kubeconfig import Credentials, KubeconfigError, in_cluster_credentials
 from clusters.models import Cluster, CollectionRun
 from clusters.resources import BY_KEY
@@ -144,6 +146,41 @@ def provider_document_remove(request: HttpRequest, name: str, kind: str) -> Http
     cluster = get_cluster_for_user(request, name, "clusters.change_cluster")
     provider_links.provider_document_remove(cluster=cluster, kind=kind, by=person(request))
     messages.success(request, "Uploaded provider document removed.")
+    return redirect(cluster)
+
+
+@require_POST
+def node_benchmark_upload(request: HttpRequest, name: str) -> HttpResponse:
+    cluster = get_cluster_for_user(request, name, "clusters.change_cluster")
+    form = NodeBenchmarkForm(request.POST, request.FILES)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect(cluster)
+    upload = form.cleaned_data["results"]
+    try:
+        stored = node_benchmarks.node_benchmark_upload(
+            cluster=cluster,
+            node=form.cleaned_data["node"],
+            upload=upload,
+            upload_name=upload.name or "kube-bench.json",
+            by=person(request),
+        )
+    except KubeBenchError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"kube-bench results for node {stored.node} stored; the next collection judges CIS "
+            "sections 1-4 from them unless its bundle or the cluster's kube-bench Job has any.",
+        )
+    return redirect(cluster)
+
+
+@require_POST
+def node_benchmark_remove(request: HttpRequest, name: str, node: str) -> HttpResponse:
+    cluster = get_cluster_for_user(request, name, "clusters.change_cluster")
+    node_benchmarks.node_benchmark_remove(cluster=cluster, node=node, by=person(request))
+    messages.success(request, f"Uploaded kube-bench results for node {node} removed.")
     return redirect(cluster)
 
 

@@ -28,7 +28,14 @@ from clusters.models import Cluster
 from compliance.models import Attestation
 from posture.checklist import AttestationTerms, item_reason
 from posture.checks.base import REGISTRY, Check
-from posture.guides import Guide, Item, distribution_of, guides, verdict_key_check
+from posture.guides import (
+    Guide,
+    Item,
+    distribution_of,
+    guides_for,
+    primary_guides,
+    verdict_key_check,
+)
 from posture.status import Status
 from posture.verdicts import CheckView, StoredEntries, check_views, control_view, stored_entries
 
@@ -175,6 +182,7 @@ def item_row(guide: Guide, item: Item, state: ClusterState) -> ItemRow:
 class Checklist:
     guide: Guide
     sections: list[tuple[Any, list[ItemRow]]]
+    primary: bool = False  # a primary guide for this cluster's distribution
 
     @property
     def rows(self) -> list[ItemRow]:
@@ -196,8 +204,10 @@ def checklist(guide: Guide, state: ClusterState) -> Checklist:
             (section, [item_row(guide, item, state) for item in section.items])
             for section in guide.sections
         ],
+        primary=guide.slug in primary_guides(state.distribution),
     )
 
 
 def checklists(state: ClusterState) -> list[Checklist]:
-    return [checklist(guide, state) for guide in guides().values()]
+    """Every guide's checklist, the cluster's primary guides first."""
+    return [checklist(guide, state) for guide in guides_for(state.distribution)]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance import views
+from compliance import downloads, views
 
 urlpatterns = [
     path("clusters/<slug:name>/guides/", views.guide_index, name="guide_index"),
@@ -29,4 +29,10 @@ urlpatterns = [
     path("waivers/<int:pk>/revoke/", views.waiver_revoke, name="waiver_revoke"),
     path("catalog/", views.catalog, name="catalog"),
     path("audit/", views.audit_log, name="audit_log"),
+    path(
+        "clusters/<slug:name>/findings/export/<slug:fmt>/",
+        downloads.findings_download,
+        name="findings_download",
+    ),
+    path("audit/export/<slug:fmt>/", downloads.audit_log_download, name="audit_log_download"),
 ]

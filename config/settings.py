@@ -389,6 +389,8 @@ if min(RAMPART_KUBE_REQUEST_DEADLINE, RAMPART_KUBE_COLLECTION_DEADLINE, RAMPART_
 # Provider links (clusters.providers): each request to GKE or EKS is bounded by this, so a
 # provider that hangs costs a collection seconds, not its time limit.
 RAMPART_PROVIDER_REQUEST_TIMEOUT = env_int("RAMPART_PROVIDER_REQUEST_TIMEOUT", 20)
+# Where a live collection looks for the latest kube-bench Job's pod logs (clusters.kube_bench).
+RAMPART_KUBE_BENCH_NAMESPACE = env_str("RAMPART_KUBE_BENCH_NAMESPACE", "kube-bench")
 # Where the official clients send requests; empty = the providers' public endpoints. Set for
 # a private endpoint (Private Service Connect, a VPC endpoint) or a test fake.
 RAMPART_GKE_API_ENDPOINT = env_url("RAMPART_GKE_API_ENDPOINT")

@@ -78,6 +78,7 @@ def inventory_copy(inventory: Inventory) -> Inventory:
         kind_errors=dict(inventory.kind_errors),
         anonymous_probe=inventory.anonymous_probe,
         provider=dict(inventory.provider),
+        node_benchmarks=inventory.node_benchmarks,
         source=inventory.source,
     )
 

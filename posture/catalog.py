@@ -29,6 +29,7 @@ CHECK_MODULES = (
     "posture.checks.provider_gke_nodes",
     "posture.checks.provider_gke_operations",
     "posture.checks.provider_eks",
+    "posture.checks.node_benchmark",
 )
 
 

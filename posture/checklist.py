@@ -8,6 +8,8 @@ judge it (provider data not collected) does it fall back to its attestation.
     not_applicable  superseded, provider-owned on this distribution, or for another provider
     fail            an entry judging the item fails
     unknown         an entry could not judge (not collected, forbidden, not evaluated)
+    manual          an entry says a person must decide (kube-bench WARN/INFO): the item
+                    falls back to its attestation, never a pass
     waived          every failing entry is waived by an active waiver
     pass            every entry passes (or is not applicable)
     attested        a manual item with a current attestation
@@ -90,11 +92,19 @@ def item_status(
             return Status.FAIL, None
         if len(judged) < len(statuses):
             return Status.UNKNOWN, None
+        if Status.MANUAL in statuses:
+            return _attested(guide, item, attestations, today)
         if Status.WAIVED in statuses:
             return Status.WAIVED, None
         if all(status == Status.NOT_APPLICABLE for status in statuses):
             return Status.NOT_APPLICABLE, None
         return Status.PASS, None
+    return _attested(guide, item, attestations, today)
+
+
+def _attested(
+    guide: Guide, item: Item, attestations: Sequence[AttestationTerms], today: date
+) -> tuple[str, int | None]:
     current = current_attestation(guide, item, attestations, today=today)
     return (Status.ATTESTED, current.id) if current else (Status.MANUAL, None)
 
@@ -138,11 +148,15 @@ def item_reason(
         return "; ".join(v.summary for _, v in entries if v.summary)
     if status == Status.PASS:
         return ""
-    automated = (
-        " Automated evidence unavailable: " + _unknown(list(item.checks), verdicts, causes)
-        if item.checks
-        else ""
-    )
+    undecided = [v.summary for _, v in entries if v.status == Status.MANUAL and v.summary]
+    if undecided:
+        automated = " " + "; ".join(undecided)
+    elif item.checks:
+        automated = " Automated evidence unavailable: " + _unknown(
+            list(item.checks), verdicts, causes
+        )
+    else:
+        automated = ""
     if status == Status.ATTESTED:
         current = current_attestation(guide, item, attestations, today=today)
         return f"Attested until {current.reattest_by:%Y-%m-%d}" if current else "Attested"
@@ -152,6 +166,8 @@ def item_reason(
             f"The last attestation lapsed on {lapsed.reattest_by:%Y-%m-%d}; attest again."
             + automated
         )
+    if undecided:
+        return "Record an attestation:" + automated
     return f"Evidence class {item.evidence}: record an attestation." + automated
 
 
@@ -159,6 +175,10 @@ def _unknown(
     keys: Sequence[str], verdicts: Mapping[str, EntryVerdict], causes: Mapping[str, list[str]]
 ) -> str:
     by_cause: dict[str, list[str]] = {}
+    own = [key for key in keys if "/" in key and _own_summary(key, verdicts)]
+    for key in own:  # a control that could not judge for a reason of its own says it
+        by_cause.setdefault(verdicts[key].summary, []).append(verdict_key_check(key))
+    keys = [key for key in keys if key not in own]
     for check_id in sorted({verdict_key_check(key) for key in keys}):
         lines = causes.get(check_id)
         if lines:
@@ -167,3 +187,11 @@ def _unknown(
         elif verdicts.get(check_id) is None:
             by_cause.setdefault(NOT_EVALUATED, []).append(check_id)
     return counted_causes(sorted(by_cause.items()))
+
+
+def _own_summary(key: str, verdicts: Mapping[str, EntryVerdict]) -> bool:
+    """Whether a control's verdict explains itself (not its check's reason, shared)."""
+    control, parent = verdicts.get(key), verdicts.get(verdict_key_check(key))
+    return bool(
+        control and control.summary and (parent is None or parent.summary != control.summary)
+    )

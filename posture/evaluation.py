@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from clusters.inventory import Inventory, KindStatus
+from clusters.resources import EXTRA_INPUTS
 from posture.checklist import AttestationTerms, EntryVerdict, item_status
 from posture.checks.base import CheckContext, run_all
 from posture.guides import guides
@@ -311,6 +312,9 @@ def _causes(raw: Mapping[str, Verdict], kind_status: Mapping[str, str]) -> dict[
 
 def _gap_line(key: str, kind_status: Mapping[str, str]) -> str:
     status = kind_status.get(key, KindStatus.NOT_COLLECTED)
+    extra = EXTRA_INPUTS.get(key)
+    if extra is not None and extra.absent and status == KindStatus.NOT_COLLECTED:
+        return extra.absent  # says what a person must do, not only what is missing
     return f"{_GAP_WORDS.get(status, status)}: {key}"  # type: ignore[call-overload]
 
 

@@ -104,9 +104,9 @@ class Guide:
     version: str
     source: str
     sections: tuple[Section, ...]
-    primary: bool = False
     applies_to: tuple[str, ...] = ()
     join_references: bool = True
+    scope: str = ""  # what of the guide Rampart judges, and from which evidence
 
     @property
     def label(self) -> str:
@@ -200,9 +200,9 @@ def guide_parse(document: Any, *, where: str) -> Guide:
         version=str(document["version"]),
         source=str(document.get("source") or ""),
         sections=tuple(sections),
-        primary=bool(document.get("primary", False)),
         applies_to=_distributions(document.get("applies_to"), f"{where} applies_to"),
         join_references=bool(document.get("join_references", True)),
+        scope=" ".join(str(document.get("scope") or "").split()),
     )
 
 
@@ -238,7 +238,7 @@ def guide_join(guide: Guide, checks: Iterable[Check]) -> Guide:
 
 
 def guides_load(directory: Path = GUIDES_DIR) -> list[Guide]:
-    """Every guide file in `directory`, unjoined, primary guide first."""
+    """Every guide file in `directory`, unjoined, by slug (primary_guides says which leads)."""
     loaded = []
     for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.json")]):
         try:
@@ -249,14 +249,36 @@ def guides_load(directory: Path = GUIDES_DIR) -> list[Guide]:
         if guide.slug != path.stem:
             raise GuideError(f"{path.name}: slug {guide.slug!r} must match the file name")
         loaded.append(guide)
-    return sorted(loaded, key=lambda g: (not g.primary, g.slug))
+    return sorted(loaded, key=lambda g: g.slug)
 
 
 @cache
 def guides() -> dict[str, Guide]:
-    """All guides, joined with the check catalog, by slug (primary first)."""
+    """All guides, joined with the check catalog, by slug."""
     catalog = list(REGISTRY.values())
     return {guide.slug: guide_join(guide, catalog) for guide in guides_load()}
+
+
+# The guides a cluster is assessed against first, by its distribution (clusters.distribution):
+# GKE by Google's own hardening guide and the CIS GKE Benchmark, which number GKE's settings.
+# Everything else by the CIS Kubernetes Benchmark: self-managed clusters (kubeadm, k3s, ...)
+# own all of it; EKS and AKS have CIS benchmarks of their own that Rampart does not ship, and
+# there CIS Kubernetes still applies to what the customer runs (sections 4 and 5), its
+# control-plane sections showing as the provider's. A cluster not yet collected (""), too.
+PRIMARY_GUIDES: dict[str, tuple[str, ...]] = {"gke": ("gke-hardening", "cis-gke")}
+DEFAULT_PRIMARY_GUIDES = ("cis-kubernetes",)
+
+
+def primary_guides(distribution: str) -> tuple[str, ...]:
+    """The slugs of the guides a cluster of this distribution is primarily assessed against."""
+    return PRIMARY_GUIDES.get(distribution, DEFAULT_PRIMARY_GUIDES)
+
+
+def guides_for(distribution: str) -> list[Guide]:
+    """Every guide, the distribution's primary guides first (in their order), then by slug."""
+    leading = primary_guides(distribution)
+    rank = {slug: index for index, slug in enumerate(leading)}
+    return sorted(guides().values(), key=lambda g: (rank.get(g.slug, len(rank)), g.slug))
 
 
 def guide_get(slug: str) -> Guide | None:

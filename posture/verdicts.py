@@ -135,15 +135,53 @@ def result_for(evaluation: Evaluation, check_id: str) -> CheckResult | None:
     return evaluation.results.filter(check_id=check_id).first()
 
 
-def gap_lines(missing: Iterable[str], run: Any) -> list[str]:
-    """What each missing input's collection said: `rolebindings: forbidden (…)`."""
-    kind_status = run.kind_status or {}
-    kind_errors = run.kind_errors or {}
-    lines = []
+_GAP_WORDS = {
+    "forbidden": "forbidden",
+    "not_collected": "not collected",
+    "not_served": "not served",
+    "error": "could not be read",
+    "partial": "partly collected",
+}
+
+
+@dataclass(frozen=True)
+class CauseLine:
+    """One cause of an unknown verdict: `forbidden: roles, rolebindings`, and what the API
+    or the source said about it, each distinct message once."""
+
+    text: str
+    said: tuple[str, ...] = ()
+
+
+def cause_lines(
+    missing: Iterable[str], kind_status: dict[str, Any], kind_errors: dict[str, Any]
+) -> list[CauseLine]:
+    """The missing inputs grouped one line per cause, never the raw error per input. Pure."""
+    from clusters.resources import EXTRA_INPUTS
+
+    grouped: dict[str, list[str]] = {}
+    said: dict[str, list[str]] = {}
     for key in missing:
-        said = kind_errors.get(key) or str(kind_status.get(key, "not collected")).replace("_", " ")
-        lines.append(f"{key}: {said}")
+        status = str(kind_status.get(key, "not_collected"))
+        extra = EXTRA_INPUTS.get(key)
+        if extra is not None and extra.absent and status == "not_collected":
+            cause = extra.absent
+        else:
+            cause = _GAP_WORDS.get(status, status.replace("_", " "))
+        grouped.setdefault(cause, []).append(key)
+        message = str(kind_errors.get(key) or "")
+        if message and message not in said.setdefault(cause, []):
+            said[cause].append(message)
+    lines = []
+    for cause, keys in grouped.items():
+        text = cause if cause.startswith("needs ") else f"{cause}: {', '.join(keys)}"
+        lines.append(CauseLine(text, tuple(said.get(cause, ()))))
     return lines
+
+
+def gap_lines(missing: Iterable[str], run: Any) -> list[CauseLine]:
+    """Why a check is unknown, one line per cause, from what its run recorded."""
+    return cause_lines(missing, run.kind_status or {}, run.kind_errors or {})
 
 
 def reference_rows(check: Check | None) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ account bound to cluster-admin; a Monero miner from the back-doored `docker12332
 
 from __future__ import annotations
 
+from demo_kube_bench import kube_bench_run
 from demo_kubeadm import (
     calico,
     control_plane,
@@ -29,6 +30,12 @@ WALLET = (  # a Monero address shape (95 characters), as miners pass it with -u
     "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge"
 )
 PLANTED = [
+    "kube-bench runs of all three nodes (`kube-bench/<node>.json`): on `storefront-cp-1` the "
+    "API server runs with profiling on and no audit log (CIS 1.2.15-1.2.17 FAIL) and the etcd "
+    "data directory is owned by root (1.1.12 FAIL); kube-proxy's metrics listen on every "
+    "address on each node (4.3.1 FAIL); `storefront-worker-2`'s kubelet keeps the read-only "
+    "port 10255 open (4.2.4 FAIL); WARN items (EventRateLimit, audit policy, kubelet ciphers) "
+    "await an attestation.",
     f"Control plane `{VERSION}`: Kubernetes 1.33 reached end of life on 2026-06-28.",
     "All three nodes run containerd 1.6 (end of life 2025-08-23).",
     "Kubernetes Dashboard v2.7.0 in namespace `kubernetes-dashboard`, started with "
@@ -358,6 +365,8 @@ def build_staging() -> DemoCluster:
                 ],
                 "supply_chain.miner_images": [_ref("Deployment", "default", "system-monitor")],
                 "supply_chain.admission_enforcement": [],
+                "node.cis_control_plane": [_ref("Node", "", "storefront-cp-1")],
+                "node.cis_worker_nodes": [_ref("Node", "", node) for node in nodes],
             },
             "unknown": [],
         },
@@ -369,7 +378,65 @@ def build_staging() -> DemoCluster:
                 'error: the server doesn\'t have a resource type "vulnerabilityreports"',
             )
         ],
+        provider_files=_kube_bench(),
     )
+
+
+_APISERVER = (
+    "/usr/local/bin/kube-apiserver --advertise-address=10.20.0.10 --allow-privileged=true "
+    "--authorization-mode=Node,RBAC --client-ca-file=/etc/kubernetes/pki/ca.crt "
+    "--enable-admission-plugins=NodeRestriction --etcd-servers=https://127.0.0.1:2379 "
+    "--secure-port=6443 --tls-cert-file=/etc/kubernetes/pki/apiserver.crt"
+)
+_KUBELET = (
+    "/usr/bin/kubelet --kubeconfig=/etc/kubernetes/kubelet.conf "
+    "--config=/var/lib/kubelet/config.yaml"
+)
+_PROXY = ("FAIL", "metricsBindAddress: 0.0.0.0:10249", "'{.metricsBindAddress}' has '127.0.0.1'")
+_NODE_WARNINGS = {
+    "4.2.12": (
+        "WARN",
+        _KUBELET,
+        "'{range .tlsCipherSuites[:]}{}{','}{end}' contains valid elements",
+    ),
+    "4.2.13": ("WARN", _KUBELET, "'{.podPidsLimit}' is present"),
+    "4.2.14": ("WARN", _KUBELET, "'{.seccompDefault}' is present"),
+    "4.3.1": _PROXY,
+}
+
+
+def _kube_bench() -> dict[str, dict]:
+    """What `kube-bench run --json` printed on each node (scripts/demo_kube_bench.py)."""
+    control_plane = kube_bench_run(
+        targets=("master", "etcd", "controlplane", "node"),
+        outcomes={
+            "1.1.12": ("FAIL", "root:root", "'etcd:etcd' is present"),
+            "1.2.9": ("WARN", _APISERVER, "'--enable-admission-plugins' has 'EventRateLimit'"),
+            "1.2.15": ("FAIL", _APISERVER, "'--profiling' is equal to 'false'"),
+            "1.2.16": ("FAIL", _APISERVER, "'--audit-log-path' is present"),
+            "1.2.17": ("FAIL", _APISERVER, "'--audit-log-maxage' is greater or equal to 30"),
+            "3.2.1": ("WARN", _APISERVER, "'--audit-policy-file' is present"),
+            **_NODE_WARNINGS,
+        },
+    )
+    workers = {
+        f"storefront-worker-{index}": kube_bench_run(
+            targets=("node",),
+            outcomes={
+                **_NODE_WARNINGS,
+                **(
+                    {"4.2.4": ("FAIL", "readOnlyPort: 10255", "'{.readOnlyPort}' is equal to '0'")}
+                    if index == 2
+                    else {}
+                ),
+            },
+        )
+        for index in (1, 2)
+    }
+    return {
+        f"kube-bench/{node}.json": run
+        for node, run in {"storefront-cp-1": control_plane, **workers}.items()
+    }
 
 
 def _ref(kind: str, namespace: str, name: str) -> dict[str, str]:

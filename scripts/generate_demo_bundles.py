@@ -41,8 +41,9 @@ could not list: `<resource> <TAB> forbidden|not_served <TAB> kubectl's message`)
 provider's description of the cluster: for GKE `gke-cluster.json` (`gcloud container clusters
 describe --format=json`) and `gke-upgrade-info.json` (`fetchClusterUpgradeInfo`), for EKS
 `eks-cluster.json` (`aws eks describe-cluster` plus its node groups) and
-`eks-cluster-versions.json` (`aws eks describe-cluster-versions`). A resource without a file
-was not collected: checks that need it are `unknown`, never a pass.
+`eks-cluster-versions.json` (`aws eks describe-cluster-versions`), and node-level CIS results
+as `kube-bench/<node>.json` (what `kube-bench run --json` printed on that node). A resource
+without a file was not collected: checks that need it are `unknown`, never a pass.
 
 `EXPECTED.json` in each bundle lists the planted problems, asserted by
 `posture/tests/test_demo_bundles.py` with the checks evaluated as of 2026-11-26:
@@ -66,12 +67,13 @@ def write_cluster(demo: DemoCluster, out: Path) -> int:
     version = orjson.dumps(demo.version, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     (directory / "version.json").write_bytes(version)
     for file_name, document in demo.provider_files.items():
+        (directory / file_name).parent.mkdir(exist_ok=True)  # kube-bench/<node>.json
         (directory / file_name).write_bytes(orjson.dumps(document, option=_JSON))
     if demo.errors:
         lines = [f"{key}\t{status}\t{message}" for key, status, message in demo.errors]
         (directory / "collection-errors.txt").write_text("\n".join(lines) + "\n")
     (directory / "EXPECTED.json").write_bytes(orjson.dumps(demo.expected, option=_JSON))
-    return sum(path.stat().st_size for path in directory.iterdir())
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
 
 
 def readme(demos: list[DemoCluster]) -> str:

@@ -126,6 +126,8 @@ class FakeApiServer:
         # path, resource key or "*" -> a fault answering those requests (fakefaults.py)
         self.faults = dict(faults or {})
         self.requests: list[str] = []  # "GET /api/v1/pods?limit=500", in order received
+        # Exact paths answered as given (status, body): a kube-bench Job, its pods, their logs.
+        self.routes: dict[str, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._port: int | None = None  # kept after stop() so URLs in messages can be compared
@@ -155,7 +157,12 @@ class FakeApiServer:
             items = document["items"] if isinstance(document.get("items"), list) else [document]
             objects.setdefault(key, []).extend(items)
         options.setdefault("version", version)
-        return cls(objects, **options)
+        server = cls(objects, **options)
+        # The bundle's kube-bench/<node>.json, as the pod logs of a finished kube-bench Job.
+        runs = {f.stem: f.read_bytes() for f in sorted(Path(path).glob("kube-bench/*.json"))}
+        if runs:
+            server.serve_kube_bench(runs)
+        return server
 
     # Lifecycle
 
@@ -246,6 +253,54 @@ class FakeApiServer:
             return True
         return key in self._held or key in self.forbidden | self.malformed | set(self.errors)
 
+    def serve_kube_bench(
+        self,
+        runs: Mapping[str, bytes],
+        *,
+        namespace: str = "kube-bench",
+        job: str = "kube-bench",
+        forbidden: bool = False,
+    ) -> None:
+        """A finished kube-bench Job whose pods (one per node in `runs`) printed `runs[node]`,
+        as the Job controller labels them (`job-name`); `forbidden`: the reader may not list
+        Jobs there (403, as RBAC answers)."""
+        jobs_path = f"/apis/batch/v1/namespaces/{namespace}/jobs"
+        if forbidden:
+            message = (
+                f'jobs.batch is forbidden: User "{SERVICE_ACCOUNT}" cannot list resource "jobs" '
+                f'in API group "batch" in the namespace "{namespace}"'
+            )
+            self.routes[jobs_path] = (403, status_body(403, message, kind="jobs"))
+            return
+        created = "2026-11-25T09:00:00Z"
+        job_object = {
+            "metadata": {"name": job, "namespace": namespace, "creationTimestamp": created},
+            "status": {"succeeded": len(runs)},
+        }
+        older = {"metadata": {"name": f"{job}-old", "creationTimestamp": "2026-01-01T00:00:00Z"}}
+        self.routes[jobs_path] = (
+            200,
+            orjson.dumps({"kind": "JobList", "items": [older, job_object]}),
+        )
+        pods = []
+        for index, (node, log) in enumerate(sorted(runs.items())):
+            pod = f"{job}-{index}abcd"
+            pods.append(
+                {
+                    "metadata": {
+                        "name": pod,
+                        "namespace": namespace,
+                        "labels": {"job-name": job},
+                        "creationTimestamp": created,
+                    },
+                    "spec": {"nodeName": node},
+                    "status": {"phase": "Succeeded"},
+                }
+            )
+            self.routes[f"/api/v1/namespaces/{namespace}/pods/{pod}/log"] = (200, log)
+        body = orjson.dumps({"kind": "PodList", "items": pods})
+        self.routes[f"/api/v1/namespaces/{namespace}/pods"] = (200, body)
+
     def take_expiry(self, key: str) -> bool:
         with self._lock:
             if key in self.expire_continue_once:
@@ -328,6 +383,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(code, status_body(code, message))
         elif path == "/apis":
             self._send(200, _api_group_list(fake))
+        elif path in fake.routes:
+            self._send(*fake.routes[path])
         elif path in _BY_PATH and fake.serves(_BY_PATH[path]):
             self._list(_BY_PATH[path], query)
         elif (discovered := _discovery_document(fake, path)) is not None:

@@ -6,23 +6,48 @@ import pytest
 
 from compliance.tests.factories import item_of
 from posture.checks.base import REGISTRY, Reference
-from posture.guides import GuideError, guide_join, guide_parse, guides, guides_load, problems
+from posture.guides import (
+    GuideError,
+    guide_join,
+    guide_parse,
+    guides,
+    guides_for,
+    guides_load,
+    primary_guides,
+    problems,
+)
 
 EXPECTED_COUNTS = {
-    "gke-hardening": 51,
-    "cis-kubernetes": 34,
     "cis-gke": 59,
+    "cis-kubernetes": 131,  # 97 node-level items of sections 1-4 + 34 of section 5
+    "gke-hardening": 51,
     "nsa-cisa": 22,
     "pss": 19,
 }
 
 
-def test_it_loads_the_five_guides_primary_first():
+def test_it_loads_the_five_guides():
     loaded = guides()
-    assert next(iter(loaded)) == "gke-hardening"
+    assert list(loaded) == sorted(EXPECTED_COUNTS)
     assert {slug: len(guide.items) for slug, guide in loaded.items()} == EXPECTED_COUNTS
     assert loaded["cis-kubernetes"].version == "1.12"
     assert loaded["cis-gke"].version == "1.9.0"
+
+
+@pytest.mark.parametrize(
+    ("distribution", "primary"),
+    [
+        ("gke", ("gke-hardening", "cis-gke")),
+        ("other", ("cis-kubernetes",)),  # kubeadm, k3s: the cluster owns the whole benchmark
+        ("eks", ("cis-kubernetes",)),  # no EKS benchmark ships; CIS Kubernetes 4-5 apply
+        ("aks", ("cis-kubernetes",)),
+        ("", ("cis-kubernetes",)),  # not collected yet: assume no provider
+    ],
+)
+def test_it_chooses_the_primary_guides_by_distribution(distribution, primary):
+    assert primary_guides(distribution) == primary
+    assert tuple(g.slug for g in guides_for(distribution)[: len(primary)]) == primary
+    assert len(guides_for(distribution)) == len(EXPECTED_COUNTS)
 
 
 def test_it_names_only_checks_that_exist_and_leaves_no_item_unjudged():
@@ -80,7 +105,7 @@ def test_it_joins_nsa_sections_by_alias_and_title():
 def test_it_joins_a_new_check_without_touching_the_data():
     from posture.checks.base import Check
 
-    base = guides_load()[0]
+    base = next(guide for guide in guides_load() if guide.slug == "gke-hardening")
     check = Check(
         id="demo.k2",
         title="Legacy ABAC",

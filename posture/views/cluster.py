@@ -15,6 +15,7 @@ from clusters.models import Cluster
 from clusters.rows import (
     affected_rows_html,
     decimal_text,
+    node_benchmark_context,
     provider_context,
     references_html,
     runs_context,
@@ -57,6 +58,15 @@ def _check_row(view: CheckView, check_url: str, run: Any) -> dict[str, Any]:
     }
 
 
+def _said_once(rows: list[dict[str, Any]], run: Any) -> list[str]:
+    """What the sources said about the inputs unknown checks lack, each message once."""
+    said: list[str] = []
+    for row in rows:
+        for cause in row["why_unknown"]:
+            said.extend(message for message in cause.said if message not in said)
+    return said
+
+
 def cluster_posture(cluster: Cluster) -> dict[str, Any]:
     """The latest stored evaluation grouped by area, each failing check with its points."""
     evaluation = cluster.latest_evaluation
@@ -95,6 +105,12 @@ def cluster_posture(cluster: Cluster) -> dict[str, Any]:
         "earned": sum(t.get("earned") or 0 for t in tallies),
         "possible": sum(t.get("possible") or 0 for t in tallies),
         "waived": sum(t.get("waived") or 0 for t in tallies),
+        # Why checks are unknown, one line per cause with its count, said once for the page.
+        "unknown_said": _said_once(rows, evaluation.run),
+        "unknown_causes": [
+            f"{cause} ({len(ids)} check{'s' if len(ids) != 1 else ''})"
+            for cause, ids in evaluation.verdict_set.causes
+        ],
         "status_counts": [
             {"status": status, "label": Status.label_of(status), "count": count}
             for status, count in sorted(
@@ -114,5 +130,8 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
         "upload_form": BundleUploadForm(),
         "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),
         **provider_context(cluster, can_edit=request.user.has_perm("clusters.change_cluster")),
+        **node_benchmark_context(
+            cluster, can_edit=request.user.has_perm("clusters.change_cluster")
+        ),
     }
     return render(request, "clusters/cluster_detail.html", context)
