@@ -42,12 +42,12 @@ CSV_COLUMNS = (
     "waiver",
 )
 # Affected objects the PDF prints per failing check (the total is always printed beside them).
-PDF_AFFECTED_CAP = 25
+PDF_AFFECTED_CAP = 10
 # Failing clusters the fleet PDF details per item; the rest are named in the item's summary.
 PDF_FLEET_CLUSTERS_CAP = 10
 PDF_FLEET_AFFECTED_CAP = 5
 # Findings listed per change table in the PDF (the counts are complete; the JSON has them all).
-PDF_CHANGES_CAP = 40
+PDF_CHANGES_CAP = 25
 
 
 def canonical(data: dict[str, Any]) -> bytes:

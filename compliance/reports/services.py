@@ -235,3 +235,21 @@ def report_download(*, report: Report, by: Person, now: datetime | None = None) 
         raise FileNotFoundError(report.file_path)
     _audit(report=report, action="report.download", by=by, at=now or timezone.now())
     return path
+
+
+def export_audit(
+    *, cluster: Cluster, guide: str, format: str, by: Person, at: datetime
+) -> AuditEvent:
+    """A checklist CSV/JSON download, in the audit log like a report's."""
+    user = account(by)
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action="checklist.export",
+        object_type="checklist",
+        object_id=guide,
+        cluster=cluster,
+        cluster_name=cluster.name,
+        after={"guide": guide, "format": format},
+        at=at,
+    )
