@@ -95,9 +95,7 @@ def _evidence(row: ItemRow) -> list[dict[str, Any]]:
 
 
 def _waiver_note(row: ItemRow, waivers: dict[int, dict[str, Any]]) -> str:
-    applied = sorted(
-        {pk for check in row.checks if check.result for pk in check.result.waiver_ids}
-    )
+    applied = sorted({pk for check in row.checks if check.result for pk in check.result.waiver_ids})
     notes = []
     for pk in applied:
         terms = waivers.get(pk)

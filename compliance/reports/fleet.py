@@ -74,9 +74,13 @@ def _fleet_item(rows: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         "evidence_summary": _summary_line(failing, statuses, len(rows)),
         "affected_count": sum(f["affected_count"] for f in failing),
         "attestation": (
-            f"attested on {statuses[Status.ATTESTED]} cluster(s)" if statuses[Status.ATTESTED] else ""
+            f"attested on {statuses[Status.ATTESTED]} cluster(s)"
+            if statuses[Status.ATTESTED]
+            else ""
         ),
-        "waiver": f"waived on {statuses[Status.WAIVED]} cluster(s)" if statuses[Status.WAIVED] else "",
+        "waiver": f"waived on {statuses[Status.WAIVED]} cluster(s)"
+        if statuses[Status.WAIVED]
+        else "",
         "checks": first["checks"],
         "clusters": dict(sorted(statuses.items(), key=lambda kv: Status.order_of(kv[0]))),
         "severity": max(severities, key=lambda s: SEVERITY_ORDER.get(s, 0), default=""),
@@ -95,7 +99,7 @@ def fleet_report(
     evaluations = history.evaluations_at(clusters, scope.cutoff)
     per_cluster: list[tuple[str, list[dict[str, Any]]]] = []
     cluster_rows = []
-    distributions = Counter()
+    distributions: Counter[str] = Counter()
     for index, cluster in enumerate(clusters):
         evaluation = evaluations.get(cluster.pk)
         items, distribution = cluster_items(scope.guide, cluster, evaluation)
@@ -111,10 +115,14 @@ def fleet_report(
         )
         if progress and index % 10 == 9:
             progress(10 + int(40 * (index + 1) / len(clusters)), f"{index + 1} clusters read")
-    items = [
-        _fleet_item([(name, rows[index]) for name, rows in per_cluster])
-        for index in range(len(scope.guide.items))
-    ] if per_cluster else []
+    items = (
+        [
+            _fleet_item([(name, rows[index]) for name, rows in per_cluster])
+            for index in range(len(scope.guide.items))
+        ]
+        if per_cluster
+        else []
+    )
     scores = [row["score"] for row in cluster_rows if row["score"] is not None]
     coverages = [row["coverage"] for row in cluster_rows if row["coverage"] is not None]
     catalogs = sorted({row["catalog_version"] for row in cluster_rows if row["catalog_version"]})

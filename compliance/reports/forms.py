@@ -13,7 +13,6 @@ from posture.guides import guides
 
 
 class ReportForm(forms.Form):
-    guide = forms.ChoiceField()
     as_of = forms.DateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
@@ -22,23 +21,28 @@ class ReportForm(forms.Form):
     start = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
     format = forms.ChoiceField(choices=Report.Format.choices, initial=Report.Format.PDF)
 
     def __init__(self, *args: Any, cluster: Cluster | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cluster = cluster
-        self.fields["guide"].choices = [(g.slug, g.label) for g in guides().values()]
+        self.fields["guide"] = forms.ChoiceField(
+            choices=[(g.slug, g.label) for g in guides().values()]
+        )
         if cluster is None:
             environments = Cluster.objects.environments()
             self.fields["environment"] = forms.ChoiceField(
                 required=False,
                 choices=[("", "All clusters"), *((e, e) for e in environments)],
             )
+        self.order_fields(["guide", "environment", "as_of", "start", "end", "format"])
         self.scope: Scope | None = None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         try:

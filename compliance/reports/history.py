@@ -115,7 +115,7 @@ def attestations(scope: Scope, clusters: list[Cluster]) -> list[dict[str, Any]]:
                 "attested_by": _person(a.attested_by),
                 "attested_at": _iso(a.attested_at),
                 "justification": a.justification,
-                "evidence": a.evidence_link or (a.evidence_file.name.rsplit("/", 1)[-1]),
+                "evidence": a.evidence_link or (a.evidence_file.name or "").rsplit("/", 1)[-1],
                 "lapses_on": a.reattest_by.isoformat(),
                 "state": state,
                 "revoked_by": _person(a.revoked_by) if revoked else "",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -80,9 +79,7 @@ def _row(*, scope: Scope, format: str, by: Person | None, by_name: str, now: dat
     )
 
 
-def report_request(
-    *, scope: Scope, format: str, by: Person, now: datetime | None = None
-) -> Report:
+def report_request(*, scope: Scope, format: str, by: Person, now: datetime | None = None) -> Report:
     """A pending report, built by the generate_report task once this transaction commits."""
     from compliance.tasks import generate_report
 
@@ -136,7 +133,7 @@ def _write(report: Report, content: bytes) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".part")
     partial.write_bytes(content)
-    os.replace(partial, target)
+    partial.replace(target)
     return str(relative)
 
 

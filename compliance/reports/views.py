@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clusters.access import get_cluster_for_user, person
+from clusters.access import get_cluster_for_user
 from clusters.models import Cluster
 from compliance.models import Report
 from compliance.reports import services
@@ -72,7 +72,7 @@ def _ask(request: HttpRequest, cluster: Cluster | None) -> HttpResponse:
         _require(request, "compliance.add_report")
         if form.is_valid() and form.scope is not None:
             report = services.report_request(
-                scope=form.scope, format=form.cleaned_data["format"], by=person(request)
+                scope=form.scope, format=form.cleaned_data["format"], by=request.user
             )
             messages.success(request, f"Report #{report.pk} is being built.")
             return redirect(request.path)
@@ -122,7 +122,7 @@ def report_download(request: HttpRequest, pk: int) -> FileResponse:
     if report.cluster_id is not None:
         get_cluster_for_user(request, report.cluster_name)
     try:
-        path = services.report_download(report=report, by=person(request))
+        path = services.report_download(report=report, by=request.user)
     except FileNotFoundError:
         raise Http404("The report's file is no longer stored") from None
     response = FileResponse(path.open("rb"), as_attachment=True, filename=report.filename)
@@ -143,11 +143,9 @@ def checklist_export(request: HttpRequest, name: str, guide: str, format: str) -
     data = services.report_data(scope, generated_by=request.user.get_username(), generated_at=now)
     fingerprint = content_sha256(data)
     rendered = render_csv(data) if format == "csv" else render_json(data, fingerprint=fingerprint)
-    services.export_audit(cluster=cluster, guide=guide, format=format, by=person(request), at=now)
+    services.export_audit(cluster=cluster, guide=guide, format=format, by=request.user, at=now)
     response = HttpResponse(rendered.content, content_type=CONTENT_TYPES[format])
     filename = f"rampart-{cluster.name}-{guide}-checklist-{now:%Y%m%d}.{format}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
-
-

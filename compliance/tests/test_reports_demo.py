@@ -72,6 +72,7 @@ def pdf_text(path: Path) -> str:
 def stored_counts(name: str, guide: str) -> Counter[str]:
     """Each guide item's status as the latest evaluation stored it (unknown when absent)."""
     evaluation = Cluster.objects.get(name=name).latest_evaluation
+    assert evaluation is not None
     stored = evaluation.verdict_set.items.get(guide, {})
     found = guide_get(guide)
     assert found is not None
@@ -100,9 +101,7 @@ def counts_line(text: str) -> dict[str, int]:
 @pytest.mark.slow
 @pytest.mark.usefixtures("db", "demo_fleet")
 class TestDemoReports:
-    def test_it_prints_every_section_with_the_stored_figures_for_each_demo_cluster(
-        self, tmp_path
-    ):
+    def test_it_prints_every_section_with_the_stored_figures_for_each_demo_cluster(self, tmp_path):
         for name, guide in DEMO.items():
             output = tmp_path / f"{name}.pdf"
             issue(name, "--guide", guide, "--output", str(output))
@@ -111,6 +110,7 @@ class TestDemoReports:
             for section in SECTIONS:
                 assert section in flat, (name, section)
             evaluation = Cluster.objects.get(name=name).latest_evaluation
+            assert evaluation is not None and evaluation.score is not None
             assert f"{evaluation.score:.1f}" in flat, name
             assert f"{evaluation.coverage:.1f} %" in flat, name
             expected = stored_counts(name, guide)
@@ -205,9 +205,11 @@ class TestDemoReports:
         assert document["report"]["period_start"] == str(start)
         cutoff = Report.objects.latest("pk").period_end
         assert cutoff == end
-        evaluated = Cluster.objects.get(name="payments-prod").evaluations.filter(
-            created_at__date__lte=end
-        ).latest("created_at")
+        evaluated = (
+            Cluster.objects.get(name="payments-prod")
+            .evaluations.filter(created_at__date__lte=end)
+            .latest("created_at")
+        )
         assert document["report"]["score"] == evaluated.score
 
 
