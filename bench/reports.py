@@ -76,7 +76,7 @@ def run(
         "cases": {},
     }
     for case, argv in cases.items():
-        runs = []
+        runs: list[dict[str, Any]] = []
         for repeat in range(repeats):
             target = out_dir / f"{case}-{repeat}"
             target.mkdir()
@@ -100,7 +100,8 @@ def run(
         results["cases"][case] = {
             "runs": runs,
             "median": {
-                key: median(run[key] for run in runs) for key in ("wall_s", "cpu_s", "peak_rss_mb")
+                key: median(float(run[key]) for run in runs)
+                for key in ("wall_s", "cpu_s", "peak_rss_mb")
             },
             "pages": runs[0]["pages"],
             "bytes": runs[0]["bytes"],

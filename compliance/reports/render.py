@@ -47,7 +47,7 @@ PDF_AFFECTED_CAP = 10
 PDF_FLEET_CLUSTERS_CAP = 10
 PDF_FLEET_AFFECTED_CAP = 5
 # Findings listed per change table in the PDF (the counts are complete; the JSON has them all).
-PDF_CHANGES_CAP = 25
+PDF_CHANGES_CAP = 15
 
 
 def canonical(data: dict[str, Any]) -> bytes:
