@@ -2,6 +2,10 @@ FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 RAMPART_DATA_DIR=/data \
     RAMPART_STATIC_ROOT=/app/staticfiles
 WORKDIR /app
+# Report PDFs (WeasyPrint) lay text out with Pango and HarfBuzz, with a font from fontconfig.
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fontconfig fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home /app rampart && mkdir /data && chown rampart /data
 # The runtime half of the lock: every package pinned, each file checked against its hash.
 COPY requirements-runtime.lock ./

@@ -25,6 +25,9 @@ VIEW = [
     "posture.view_checkresult",
     "compliance.view_attestation",
     "compliance.view_waiver",
+    # Issuing a report changes no result: auditors generate and download them too.
+    "compliance.view_report",
+    "compliance.add_report",
 ]
 ENGINEER = [
     *VIEW,

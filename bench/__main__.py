@@ -10,7 +10,9 @@ collection measures `manage.py collect NAME --sync` as a whole process (first, u
 with DATABASE_URL, else SQLite); bench/realpath.py. --profile adds one run per mode under
 cProfile and writes the profiles to bench/results/.
 
-pages and storage share one generated fleet (bench/history.py); storage runs after pages,
+reports issues compliance reports with `manage.py compliance_report` as whole processes (a
+year's report of one cluster, a fleet report of 100 clusters) on a fleet of its own; it runs
+last. pages and storage share one generated fleet (bench/history.py); storage runs after pages,
 because it prunes that history.
 
 Results (every repetition, medians, ratios, the machine) go to bench/results/latest.json
@@ -33,7 +35,7 @@ import orjson
 from bench import collection, env, realpath, report
 from bench.shapes import SHAPES
 
-SECTIONS = ("collection", "pages", "storage", "scaleout")
+SECTIONS = ("collection", "pages", "storage", "scaleout", "reports")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -69,6 +71,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     add("--load-seconds", type=float, help="seconds of load per page and repetition (10; smoke 2)")
     add("--scale-clusters", type=int, help="bundle clusters per scale-out batch (16; smoke 3)")
     add("--scale-pods", type=int, help="pods in the scale-out bundle (2000; smoke 100)")
+    add("--report-clusters", type=int, help="clusters in the reports fleet (100; smoke 3)")
+    add("--report-days", type=int, help="days of history behind the reports (365; smoke 10)")
     add("--json", type=Path, help="results file (results/latest.json; smoke: results/smoke.json)")
     args = parser.parse_args(argv)
     smoke = args.smoke
@@ -82,6 +86,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     args.load_seconds = args.load_seconds or (2 if smoke else 10)
     args.scale_clusters = args.scale_clusters or (3 if smoke else 16)
     args.scale_pods = args.scale_pods or (100 if smoke else 2000)
+    args.report_clusters = args.report_clusters or (3 if smoke else 100)
+    args.report_days = args.report_days or (10 if smoke else 365)
     args.json = args.json or RESULTS / ("smoke.json" if smoke else "latest.json")
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.only) - set(SECTIONS)
@@ -124,7 +130,7 @@ def main(argv: list[str]) -> int:
                 profile_dir=args.json.parent,
                 log=_log,
             )
-        if {"pages", "storage", "scaleout"} & set(args.only):
+        if {"pages", "storage", "scaleout", "reports"} & set(args.only):
             env.setup_django(bench_env)
         if "pages" in args.only:
             from bench import pages
@@ -156,6 +162,16 @@ def main(argv: list[str]) -> int:
                 bench_env,
                 clusters=args.scale_clusters,
                 pods=args.scale_pods,
+                repeats=args.repeats,
+                log=_log,
+            )
+        if "reports" in args.only:  # last: it clears the history the others generated
+            from bench import reports
+
+            results["reports"] = reports.run(
+                bench_env,
+                clusters=args.report_clusters,
+                days=args.report_days,
                 repeats=args.repeats,
                 log=_log,
             )

@@ -39,6 +39,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out += _storage(results["storage"])
     if "scaleout" in results:
         out += _scaleout(results["scaleout"])
+    if "reports" in results:
+        out += _reports(results["reports"])
     return out
 
 
@@ -446,6 +448,54 @@ def table(results: dict[str, Any]) -> str:
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(HEADER), rule, *(line(row) for row in body[1:])])
+
+
+REPORT_CASES = {
+    "cluster-pdf": "1 cluster, {days} days, PDF",
+    "cluster-csv": "1 cluster, {days} days, CSV",
+    "cluster-json": "1 cluster, {days} days, JSON",
+    "fleet-pdf": "fleet of {clusters} clusters, {days} days, PDF",
+}
+# Issue 10: a 1-year report of a 100-check cluster <= 5 s and 400 MB; a 100-cluster fleet <= 60 s.
+REPORT_TARGETS: dict[str, tuple[float, float | None]] = {
+    "cluster-pdf": (5.0, 400.0),
+    "fleet-pdf": (60.0, None),
+}
+
+
+def _reports(data: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    for case, label in REPORT_CASES.items():
+        found = data["cases"].get(case)
+        if not found:
+            continue
+        med = found["median"]
+        wall, rss = med["wall_s"], med["peak_rss_mb"]
+        target = REPORT_TARGETS.get(case)
+        passed = None
+        target_text = ""
+        if target:
+            seconds, megabytes = target
+            target_text = f"<= {seconds:g} s" + (f", <= {megabytes:g} MB" if megabytes else "")
+            passed = wall is not None and wall <= seconds
+            if megabytes:
+                passed = passed and rss is not None and rss <= megabytes
+        pages = f"{found['pages']} pages, " if found["pages"] else ""
+        verified = "verified" if found["verified"] else "VERIFY FAILED"
+        out.append(
+            (
+                "reports (compliance_report)",
+                label.format(days=data["days"], clusters=data["clusters"])
+                + f", {data['checks']} checks",
+                _n(wall),
+                _n(med["cpu_s"]),
+                _n(rss, 0),
+                f"{pages}{found['bytes']:,} bytes, {verified}",
+                target_text,
+                _ok(passed if found["verified"] else False),
+            )
+        )
+    return out
 
 
 def verdicts(results: dict[str, Any]) -> dict[str, bool]:

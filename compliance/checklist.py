@@ -32,10 +32,12 @@ from posture.guides import (
     Guide,
     Item,
     distribution_of,
+    guides,
     guides_for,
     primary_guides,
     verdict_key_check,
 )
+from posture.models import Evaluation
 from posture.status import Status
 from posture.verdicts import CheckView, StoredEntries, check_views, control_view, stored_entries
 
@@ -101,8 +103,21 @@ def cluster_state(
 ) -> ClusterState:
     """The cluster's stored item verdicts and check views; affected objects only for the
     checks in `with_affected` (an item page's evidence), never for a whole checklist."""
+    return evaluation_state(
+        cluster, cluster.latest_evaluation, now=now, with_affected=with_affected
+    )
+
+
+def evaluation_state(
+    cluster: Cluster,
+    evaluation: Evaluation | None,
+    *,
+    now: datetime | None = None,
+    with_affected: set[str] | None = None,
+) -> ClusterState:
+    """`cluster_state` for one of its evaluations (a report as of a past date reads the
+    evaluation of that date, whose stored verdict is the one it had then)."""
     now = now or timezone.now()
-    evaluation = cluster.latest_evaluation
     views: dict[str, CheckView] = {}
     if evaluation is not None:
         views = {view.check_id: view for view in check_views(evaluation, with_affected=False)}

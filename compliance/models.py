@@ -283,3 +283,103 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit events cannot be deleted")
+
+
+class ReportQuerySet(models.QuerySet["Report"]):
+    def for_cluster(self, cluster: Any) -> ReportQuerySet:
+        return self.filter(cluster=cluster)
+
+    def for_fleet(self) -> ReportQuerySet:
+        return self.filter(cluster__isnull=True)
+
+    def for_listing(self) -> ReportQuerySet:
+        return self.select_related("cluster", "generated_by").order_by("-created_at", "-id")
+
+
+class Report(models.Model):
+    """A compliance report Rampart issued (compliance/reports), and the file it issued.
+
+        pending  --task claims-->  running  --built-->  done
+                                          \\--error-->  failed
+
+    The file lives under RAMPART_DATA_DIR/reports, never under a served URL: the download view
+    streams it after a permission check. `content_sha256` is the SHA-256 of the report's data
+    as canonical JSON (printed in the PDF); `file_sha256` of the issued bytes, which is how
+    `compliance_report --verify` recognises a file as Rampart's, byte for byte.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Building"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    class Format(models.TextChoices):
+        PDF = "pdf", "PDF"
+        CSV = "csv", "CSV"
+        JSON = "json", "JSON"
+
+    # Null for a fleet report (all clusters, or one `environment`). A deleted cluster keeps
+    # its issued reports verifiable: the name is copied.
+    cluster = models.ForeignKey(
+        "clusters.Cluster",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+    )
+    cluster_name = models.CharField(max_length=100, blank=True)
+    environment = models.CharField(max_length=40, blank=True)
+    guide = models.SlugField(max_length=40)
+    # Either as of a date (period_start null) or for a period [period_start, period_end].
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField()
+    format = models.CharField(max_length=5, choices=Format.choices)
+    generated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    generated_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent, for the page's poll
+    stage = models.CharField(max_length=80, blank=True)
+    error = models.TextField(blank=True)
+    file_path = models.CharField(max_length=300, blank=True)  # relative to RAMPART_DATA_DIR
+    file_size = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.guide} report on {self.scope_label} ({self.period_label})"
+
+    @property
+    def is_fleet(self) -> bool:
+        return not self.cluster_name
+
+    @property
+    def scope_label(self) -> str:
+        if self.cluster_name:
+            return self.cluster_name
+        return f"fleet ({self.environment})" if self.environment else "fleet (all clusters)"
+
+    @property
+    def period_label(self) -> str:
+        if self.period_start:
+            return f"{self.period_start:%Y-%m-%d} to {self.period_end:%Y-%m-%d}"
+        return f"as of {self.period_end:%Y-%m-%d}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+    @property
+    def filename(self) -> str:
+        scope = self.cluster_name or f"fleet-{self.environment or 'all'}"
+        return f"rampart-{scope}-{self.guide}-{self.period_end:%Y%m%d}-{self.pk}.{self.format}"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from compliance import downloads, views
+from compliance.reports import views as reports
 
 urlpatterns = [
     path("clusters/<slug:name>/guides/", views.guide_index, name="guide_index"),
@@ -35,4 +36,19 @@ urlpatterns = [
         name="findings_download",
     ),
     path("audit/export/<slug:fmt>/", downloads.audit_log_download, name="audit_log_download"),
+    # Compliance reports (compliance/reports) and the checklist's exports.
+    path("clusters/<slug:name>/reports/", reports.cluster_reports, name="cluster_reports"),
+    path(
+        "clusters/<slug:name>/reports/list/",
+        reports.cluster_reports_list,
+        name="cluster_reports_list",
+    ),
+    path("reports/", reports.fleet_reports, name="fleet_reports"),
+    path("reports/list/", reports.fleet_reports_list, name="fleet_reports_list"),
+    path("reports/<int:pk>/download/", reports.report_download, name="report_download"),
+    path(
+        "clusters/<slug:name>/guides/<slug:guide>/export.<str:format>",
+        reports.checklist_export,
+        name="checklist_export",
+    ),
 ]

@@ -579,5 +579,8 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         # Failed and locked-out logins are warnings; every successful one at INFO is noise.
         "axes": {"level": "WARNING"},
+        # Report PDFs: WeasyPrint logs every page it lays out at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
