@@ -95,6 +95,33 @@ def audit_cluster_change(
     )
 
 
+def audit_account_change(
+    *,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime,
+    **signal: Any,
+) -> AuditEvent:
+    """The receiver of accounts.signals.account_changed (connected in ComplianceConfig.ready):
+    an account created, its role changed, deactivated or its password changed, audited in the
+    change's own transaction. No cluster: these events belong to the whole installation."""
+    user = account(actor) if isinstance(actor, User | AnonymousUser) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        at=at,
+    )
+
+
 # --- Attestations -------------------------------------------------------------------------
 
 

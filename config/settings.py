@@ -524,7 +524,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Credential-shaped text (tokens, PEM blocks, user:password@ URLs) is masked in every
     # record a handler writes; Celery's own handlers get the same filter (config/celery.py).
-    "filters": {"redact_credentials": {"()": "clusters.redaction.RedactingFilter"}},
+    "filters": {
+        "redact_credentials": {"()": "clusters.redaction.RedactingFilter"},
+        "expected_denials": {"()": "config.log_filters.ExpectedDenialFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -539,5 +542,7 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
         # Failed and locked-out logins are warnings; every successful one at INFO is noise.
         "axes": {"level": "WARNING"},
+        # A refused page (403) is one warning line; its traceback would only be noise.
+        "django.request": {"filters": ["expected_denials"]},
     },
 }
