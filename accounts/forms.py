@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from accounts.roles import ROLE_ORDER
+from accounts.roles import AUDITOR, ROLE_ORDER
 
 ROLE_CHOICES = [(role, role) for role in ROLE_ORDER]
 
@@ -18,6 +18,7 @@ class AccountCreateForm(UserCreationForm):  # type: ignore[type-arg]
     email = forms.EmailField(help_text="Where alerts and waiver decisions are sent.")
     role = forms.ChoiceField(
         choices=ROLE_CHOICES,
+        initial=AUDITOR,  # the least a new account can do; more is a choice
         help_text="Admin: everything. Security engineer: registers, collects, attests, "
         "requests waivers. Auditor: reads everything, changes nothing.",
     )

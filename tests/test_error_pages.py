@@ -68,6 +68,7 @@ def test_a_missing_page_is_styled_with_the_address(auditor):
     assert response.status_code == 404
     body = response.content.decode()
     assert "Nothing here" in body
+    assert "No Cluster matches the given query." in body
     assert "/clusters/no-such-cluster/" in body
     assert 'class="site-nav"' in body and 'class="breadcrumbs"' in body
 
@@ -77,6 +78,8 @@ def test_a_missing_page_says_so_to_someone_signed_out(client):
 
     assert response.status_code == 404
     assert "Nothing here" in response.content.decode()
+    assert "There is no page at this address." in response.content.decode()
+    assert "Resolver404" not in response.content.decode()
     assert reverse("login") in response.content.decode()
 
 
