@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import SsoIdentity
-from accounts.roles import ADMIN, ROLE_ORDER, role_for_groups, roles_sync
+from accounts.roles import ADMIN, ROLE_ORDER, role_for_groups, roles_sync, user_role
+from accounts.signals import account_changed
+
+
+class AccountError(ValueError):
+    """A change to an account that breaks a rule; the message is shown to the person."""
 
 
 def user_create(
@@ -81,3 +89,125 @@ def sso_sign_in(
                 user.save(update_fields=["email"])
         user_role_set(user=user, role=role_for_groups(groups, settings.RAMPART_OIDC_GROUP_ROLES))
     return user  # type: ignore[return-value]
+
+
+# --- Accounts managed in the app (every change audited through accounts.signals) ----------
+
+
+def _account_state(user: AbstractUser) -> dict[str, Any]:
+    return {
+        "username": user.get_username(),
+        "email": user.email,
+        "role": user_role(user),
+        "active": user.is_active,
+    }
+
+
+def _account_audit(
+    *,
+    by: AbstractUser,
+    action: str,
+    user: AbstractUser,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime,
+) -> None:
+    account_changed.send(
+        sender=type(user),
+        actor=by,
+        action=action,
+        object_type="user",
+        object_id=str(user.pk),
+        before=before,
+        after=after,
+        at=at,
+    )
+
+
+def account_create(
+    *, by: AbstractUser, username: str, email: str, role: str, password: str
+) -> AbstractUser:
+    """An admin creates a person's account in one role, with a first password they pass on."""
+    if role not in ROLE_ORDER:
+        raise AccountError(f"{role!r} is not a role.")
+    with transaction.atomic():
+        user, _ = user_create(username=username, email=email, role=role, password=password)
+        _account_audit(
+            by=by,
+            action="user.create",
+            user=user,
+            before=None,
+            after=_account_state(user),
+            at=timezone.now(),
+        )
+    return user
+
+
+def account_role_change(*, by: AbstractUser, user: AbstractUser, role: str) -> bool:
+    """Give `user` exactly `role` ("" for none); False when it already had it.
+
+    Nobody changes their own role: an admin demoting themselves by mistake could leave the
+    installation without one, and promotion is what someone else must decide.
+    """
+    if role and role not in ROLE_ORDER:
+        raise AccountError(f"{role!r} is not a role.")
+    if user.pk == by.pk:
+        raise AccountError("You cannot change your own role; ask another admin.")
+    if user.is_superuser:
+        raise AccountError(
+            f"{user.get_username()} is a superuser: an admin whatever their role. "
+            "Change superusers with manage.py."
+        )
+    with transaction.atomic():
+        user = type(user).objects.select_for_update().get(pk=user.pk)
+        before = _account_state(user)
+        if before["role"] == role:
+            return False
+        user_role_set(user=user, role=role)
+        _account_audit(
+            by=by,
+            action="user.role_change",
+            user=user,
+            before=before,
+            after=_account_state(user),
+            at=timezone.now(),
+        )
+    return True
+
+
+def account_active_set(*, by: AbstractUser, user: AbstractUser, active: bool) -> bool:
+    """Deactivate (or reactivate) an account; False when it already was.
+
+    A deactivated person cannot sign in and their open sessions stop at the next request
+    (Django's backends refuse inactive users); their history and audit entries stay.
+    """
+    if user.pk == by.pk and not active:
+        raise AccountError("You cannot deactivate your own account; ask another admin.")
+    with transaction.atomic():
+        user = type(user).objects.select_for_update().get(pk=user.pk)
+        if user.is_active == active:
+            return False
+        before = _account_state(user)
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        _account_audit(
+            by=by,
+            action="user.reactivate" if active else "user.deactivate",
+            user=user,
+            before=before,
+            after=_account_state(user),
+            at=timezone.now(),
+        )
+    return True
+
+
+def account_password_changed(*, user: AbstractUser) -> None:
+    """Record that a person changed their own password (the password itself never is)."""
+    _account_audit(
+        by=user,
+        action="user.password_change",
+        user=user,
+        before=None,
+        after={"username": user.get_username()},
+        at=timezone.now(),
+    )

@@ -41,6 +41,7 @@ class ClusterQuerySet(models.QuerySet["Cluster"]):
             "name",
             "environment",
             "latest_run__status",
+            "latest_run__attempts",  # pending after an attempt: failed, will retry
             "latest_evaluation__score",
             "latest_evaluation__coverage",
             "latest_evaluation__created_at",
@@ -204,6 +205,17 @@ class CollectionRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def state(self) -> tuple[str, str]:
+        """(css class, label) of the run as people should read it.
+
+        A pending run that was already attempted failed and waits for its retry
+        (clusters.collection.run_requeue): "Failed, will retry", not "Pending".
+        """
+        if self.status == self.Status.PENDING and self.attempts:
+            return "retrying", "Failed, will retry"
+        return self.status, str(dict(self.Status.choices).get(self.status, self.status))
 
     @property
     def duration(self) -> timedelta | None:

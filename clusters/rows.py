@@ -55,7 +55,8 @@ def run_row(run: CollectionRun) -> dict[str, Any]:
     started = localtime(run.started_at) if run.started_at else None
     return {
         "run": run,
-        "status_label": RUN_STATUS_LABELS.get(run.status, run.status),
+        "status_label": run.state[1],
+        "state": run.state[0],
         "created_at": created.isoformat(),
         "created_text": created.strftime("%Y-%m-%d %H:%M"),
         "started_at": started.isoformat() if started else "",

@@ -80,6 +80,30 @@ def audit_cluster_change(
 ) -> AuditEvent:
     """The receiver of clusters.signals.cluster_changed (connected in ComplianceConfig.ready):
     a change to what a cluster's collections read, audited in the change's own transaction."""
+    return _signalled_event(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        cluster=cluster,
+        before=before,
+        after=after,
+        at=at,
+    )
+
+
+def _signalled_event(
+    *,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_id: str,
+    cluster: Cluster | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime,
+) -> AuditEvent:
+    """An AuditEvent for a change another app signalled (its actor may be anything or None)."""
     user = account(actor) if isinstance(actor, User | AnonymousUser) else None
     return AuditEvent.objects.create(
         actor=user,
@@ -88,7 +112,33 @@ def audit_cluster_change(
         object_type=object_type,
         object_id=object_id,
         cluster=cluster,
-        cluster_name=cluster.name,
+        cluster_name=cluster.name if cluster else "",
+        before=before,
+        after=after,
+        at=at,
+    )
+
+
+def audit_account_change(
+    *,
+    actor: Any,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: datetime,
+    **signal: Any,
+) -> AuditEvent:
+    """The receiver of accounts.signals.account_changed (connected in ComplianceConfig.ready):
+    an account created, its role changed, deactivated or its password changed, audited in the
+    change's own transaction. No cluster: these events belong to the whole installation."""
+    return _signalled_event(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        cluster=None,
         before=before,
         after=after,
         at=at,

@@ -564,7 +564,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Credential-shaped text (tokens, PEM blocks, user:password@ URLs) is masked in every
     # record a handler writes; Celery's own handlers get the same filter (config/celery.py).
-    "filters": {"redact_credentials": {"()": "clusters.redaction.RedactingFilter"}},
+    "filters": {
+        "redact_credentials": {"()": "clusters.redaction.RedactingFilter"},
+        "expected_denials": {"()": "config.log_filters.ExpectedDenialFilter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -582,5 +585,7 @@ LOGGING = {
         # Report PDFs: WeasyPrint logs every page it lays out at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # A refused page (403) is one warning line; its traceback would only be noise.
+        "django.request": {"filters": ["expected_denials"]},
     },
 }

@@ -12,6 +12,12 @@ out of the score and lower the coverage instead, so missing data can never raise
 scan that saw nothing has no score at all (None), rather than Polaris' 100 on empty input.
 Not-applicable checks count nowhere. A waived check counts as passing, and the waived weight is
 reported next to the score so acceptance of risk is always visible.
+
+A score from too little data (`too_little_data`: coverage under 20 %, or fewer than 3 judged
+checks) is still stored and shown, but marked "too little data": one judged check at 5 %
+coverage scoring 0.0 says almost nothing about the area. Pages show the coverage beside every
+score for the same reason. `score_grade` is the one colour scale of a score (0-9, 10 points a
+step), so 27 and 59 no longer wear the same red.
 """
 
 from __future__ import annotations
@@ -29,6 +35,23 @@ WEIGHTS: dict[Severity, int] = {
     Severity.LOW: 1,
     Severity.INFO: 0,
 }
+
+
+# Below either, a score is shown as "too little data" (the number stays, muted).
+MIN_COVERAGE = 20.0
+MIN_JUDGED = 3
+
+
+def too_little_data(*, coverage: float | None, judged: int | None) -> bool:
+    """Whether a score rests on too little evidence to be read as a posture."""
+    return (coverage or 0.0) < MIN_COVERAGE or (judged or 0) < MIN_JUDGED
+
+
+def score_grade(score: float | None) -> str:
+    """The colour step of a score: "0" (under 10) to "9" (90 and above), "none" without one."""
+    if score is None:
+        return "none"
+    return str(min(9, max(0, int(score // 10))))
 
 
 @dataclass(frozen=True)

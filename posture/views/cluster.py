@@ -22,6 +22,7 @@ from clusters.rows import (
     url_for_each,
 )
 from posture.checks.base import Area, Severity
+from posture.scoring import MIN_COVERAGE, MIN_JUDGED, too_little_data
 from posture.status import UNJUDGED, Status
 from posture.verdicts import CheckView, check_views, gap_lines, reference_rows
 
@@ -84,11 +85,15 @@ def cluster_posture(cluster: Cluster) -> dict[str, Any]:
     areas = []
     for key in [*labels, *sorted(k for k in by_area if k not in labels)]:
         checks = sorted(by_area.get(key, []), key=lambda c: c["rank"])
+        tally = evaluation.area_scores.get(key) or {}
         areas.append(
             {
                 "key": key or "other",
                 "label": labels.get(key, "Other checks"),
-                "tally": evaluation.area_scores.get(key) or {},
+                "tally": tally,
+                "too_little_data": bool(tally)
+                and tally.get("score") is not None
+                and too_little_data(coverage=tally.get("coverage"), judged=tally.get("judged")),
                 "checks": checks,
                 "points_lost": round(sum(c["score_impact"] for c in checks), 1),
             }
@@ -98,8 +103,13 @@ def cluster_posture(cluster: Cluster) -> dict[str, Any]:
         (row for row in rows if row["status"] == Status.FAIL),
         key=lambda c: (-c["score_impact"], c["title"]),
     )
+    judged = sum(t.get("judged") or 0 for t in tallies)
     return {
         "evaluation": evaluation,
+        "too_little_data": evaluation.score is not None
+        and too_little_data(coverage=evaluation.coverage, judged=judged),
+        "min_coverage": MIN_COVERAGE,
+        "min_judged": MIN_JUDGED,
         "areas": areas,
         "failing": failing,
         "earned": sum(t.get("earned") or 0 for t in tallies),

@@ -1,22 +1,48 @@
-"""The fleet page: every cluster with its stored score, coverage and change over a week."""
+"""The fleet page: a summary band over the whole fleet, then every cluster with its stored
+score, coverage and change over a week (or since its previous collection, when it has no
+score a week old yet)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clusters.forms import NEVER_COLLECTED, SORTS, FleetFilterForm
-from clusters.models import Cluster
+from clusters.models import Cluster, CollectionRun
 from posture.models import Evaluation
 from posture.rows import fleet_rows
+from posture.scoring import score_grade
+from posture.status import WEIGHED
+
+# The summary band's score distribution: (label, lowest score, highest score exclusive).
+SCORE_BUCKETS = [
+    ("90-100", 90.0, None),
+    ("70-89", 70.0, 90.0),
+    ("50-69", 50.0, 70.0),
+    ("30-49", 30.0, 50.0),
+    ("0-29", None, 30.0),
+]
 
 FLEET_PAGE_SIZE = 50
 TREND_WINDOW = timedelta(days=7)
@@ -30,11 +56,39 @@ def fleet_clusters(*, filters: dict[str, str], now: Any = None) -> QuerySet[Clus
         .order_by("-created_at", "-id")
         .values("score")[:1]
     )
+    # The collection before the latest: what "Change" falls back to for a cluster whose history
+    # is younger than a week, so a drop of 30 points on day two is not shown as "—".
+    previous = (
+        Evaluation.objects.filter(
+            cluster=OuterRef("pk"), created_at__lt=OuterRef("latest_evaluation__created_at")
+        )
+        .order_by("-created_at", "-id")
+        .values("score")[:1]
+    )
     # for_fleet() reads no credentials: listing clusters never needs them.
     clusters = Cluster.objects.for_fleet().annotate(
-        week_ago_score=Subquery(week_ago, output_field=FloatField())
+        week_ago_score=Subquery(week_ago, output_field=FloatField()),
+        previous_score=Subquery(previous, output_field=FloatField()),
     )
-    clusters = clusters.annotate(score_change=F("latest_evaluation__score") - F("week_ago_score"))
+    clusters = clusters.annotate(
+        score_change=F("latest_evaluation__score") - F("week_ago_score"),
+        previous_change=F("latest_evaluation__score") - F("previous_score"),
+        # How many checks were judged, summed in SQL: decoding each row's status counts in
+        # Python is what for_fleet() avoids.
+        judged_checks=sum(
+            (
+                Coalesce(
+                    Cast(
+                        KeyTextTransform(status, "latest_evaluation__status_counts"),
+                        IntegerField(),
+                    ),
+                    Value(0),
+                )
+                for status in sorted(WEIGHED)
+            ),
+            start=Value(0),
+        ),
+    )
     if filters["q"]:
         clusters = clusters.filter(name__icontains=filters["q"])
     if filters["environment"]:
@@ -52,6 +106,70 @@ def fleet_clusters(*, filters: dict[str, str], now: Any = None) -> QuerySet[Clus
             for field in ordering
         )
     )
+
+
+def fleet_summary(*, now: Any = None) -> dict[str, Any]:
+    """The summary band over the whole fleet (not the filtered page), in one query.
+
+    Stale: a scheduled live cluster whose newest completed collection is older than the stale
+    alert's threshold (RAMPART_ALERT_STALE_HOURS), or that never completed one. Failing: the
+    latest run failed, or failed and waits to retry (pending after an attempt).
+    """
+    now = now or timezone.now()
+    stale_before = now - timedelta(hours=settings.RAMPART_ALERT_STALE_HOURS)
+    score = "latest_evaluation__score"
+    buckets = {
+        f"bucket_{index}": Count(
+            "pk",
+            filter=Q(**({f"{score}__gte": low} if low is not None else {f"{score}__isnull": False}))
+            & (Q(**{f"{score}__lt": high}) if high is not None else Q()),
+        )
+        for index, (_, low, high) in enumerate(SCORE_BUCKETS)
+    }
+    figures = Cluster.objects.aggregate(
+        total=Count("pk"),
+        unscored=Count("pk", filter=Q(**{f"{score}__isnull": True})),
+        critical=Count("pk", filter=Q(latest_evaluation__open_findings__critical__gt=0)),
+        stale=Count(
+            "pk",
+            filter=Q(
+                source_kind__in=[Cluster.SourceKind.KUBECONFIG, Cluster.SourceKind.IN_CLUSTER],
+                schedule_enabled=True,
+            )
+            & (
+                Q(latest_evaluation__isnull=True)
+                | Q(latest_evaluation__created_at__lt=stale_before)
+            ),
+        ),
+        failing=Count(
+            "pk",
+            filter=Q(latest_run__status=CollectionRun.Status.FAILED)
+            | Q(latest_run__status=CollectionRun.Status.PENDING, latest_run__attempts__gt=0),
+        ),
+        **buckets,
+    )
+    total = figures["total"] or 0
+    distribution = [
+        {
+            "label": label,
+            "count": count,
+            "grade": score_grade(low if low is not None else 0.0),
+            # A bar in tenths of the fleet (a CSS class: no inline style under the CSP); any
+            # cluster at all shows at least one tenth.
+            "bar": max(round(10 * count / total), 1) * 10 if count else 0,
+        }
+        for index, (label, low, _) in enumerate(SCORE_BUCKETS)
+        for count in [figures[f"bucket_{index}"]]
+    ]
+    return {
+        "total": total,
+        "unscored": figures["unscored"],
+        "distribution": distribution,
+        "critical": figures["critical"],
+        "stale": figures["stale"],
+        "failing": figures["failing"],
+        "stale_hours": settings.RAMPART_ALERT_STALE_HOURS,
+    }
 
 
 @require_GET
@@ -73,5 +191,6 @@ def fleet(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": fleet_rows(page.object_list),
             "trend_days": TREND_WINDOW.days,
+            "summary": fleet_summary(),
         },
     )
