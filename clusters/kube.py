@@ -499,7 +499,7 @@ def _list_pages(
 
 
 def _parse_page(
-    body: bytes, resource: Resource, headers: dict[str, str] | None = None
+    body: bytes, resource: Resource | None = None, headers: dict[str, str] | None = None
 ) -> tuple[list[JSON], str | None]:
     try:
         page = orjson.loads(body)
@@ -507,7 +507,7 @@ def _parse_page(
         raise _KindFailed(KindStatus.ERROR, not_json(body, headers, exc)) from None
     if not isinstance(page, dict) or not isinstance(page.get("items"), list):
         raise _KindFailed(KindStatus.ERROR, "malformed response: not a list with items")
-    if (wrong := wrong_kind(page, resource)) is not None:
+    if resource is not None and (wrong := wrong_kind(page, resource)) is not None:
         raise _KindFailed(KindStatus.ERROR, wrong)
     items: list[Any] = page["items"]
     if not all(isinstance(item, dict) for item in items):

@@ -32,7 +32,6 @@ from posture.guides import (
     Guide,
     Item,
     distribution_of,
-    guides,
     guides_for,
     primary_guides,
     verdict_key_check,
