@@ -272,6 +272,9 @@ class ClusterHistory:
             "distribution": "",
             "last_error": "",
             "attempts": 1,
+            # A finished run as the worker leaves it: sent when requested, last beat at start.
+            "enqueued_at": at,
+            "heartbeat_at": at + timedelta(seconds=1),
         }
 
     def _day_close(self, day: Row | None) -> None:
