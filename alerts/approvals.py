@@ -31,22 +31,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from alerts import delivery, services
 from alerts.expiry import person_name
 from alerts.models import AuditCursor, Notification
+from compliance.approvals import approvers as waiver_approvers
 from compliance.models import AuditEvent, Waiver
 from posture.checks.base import REGISTRY
 
 CURSOR = "waiver-notifications"  # created by migration alerts.0005
 OVERLAP = timedelta(minutes=10)
-APPROVE_PERMISSION = "compliance.approve_waiver"
 KINDS = {
     "waiver.request": Notification.WAIVER_REQUESTED,
     "waiver.approve": Notification.WAIVER_APPROVED,
@@ -107,24 +104,7 @@ def waiver_events_notify(*, now: datetime | None = None) -> list[int]:
 
 def approvers(*, excluding: int | None) -> list[Any]:
     """Active users with an email address who may approve waivers, but `excluding`."""
-    app_label, codename = APPROVE_PERMISSION.split(".")
-    permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-    candidates = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .exclude(email="")
-        .filter(
-            Q(is_superuser=True)
-            | Q(user_permissions__in=permission)
-            | Q(groups__permissions__in=permission)
-        )
-        .distinct()
-        .order_by("pk")
-    )
-    if excluding is not None:
-        candidates = candidates.exclude(pk=excluding)
-    # The permission backends have the last word (a user's own and their groups' rights).
-    return [user for user in candidates if user.has_perm(APPROVE_PERMISSION)]
+    return [user for user in waiver_approvers(excluding=excluding) if user.email]
 
 
 def _recipients(event: AuditEvent, waiver: Waiver, now: datetime) -> list[Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 from typing import Literal
 
 from charts.axes import (
@@ -25,6 +26,7 @@ from charts.axes import (
     scale,
     short_date,
     time_axis,
+    time_ticks,
     value_axis,
     value_ticks,
 )
@@ -63,11 +65,25 @@ def grouped_bar_chart(
     height: int = 240,
     y_label: str = "",
     chart_id: str | None = None,
+    x_start: date | None = None,
+    x_end: date | None = None,
+    bucket_days: int = 1,
 ) -> str:
-    """One bar per category side by side in each bucket, e.g. findings opened vs resolved."""
+    """One bar per category side by side in each bucket, e.g. findings opened vs resolved.
+
+    Without `x_start`/`x_end` the buckets are evenly spaced bands. With both, the x axis is
+    the same time axis `line_chart` draws for that period (same domain, same ticks), so the
+    chart lines up with the line charts above it: each bucket covers `bucket_days` days from
+    its date, clipped to the period (a week that began before `x_start` is drawn from it).
+    """
     check_size(width, height)
     chart_id = resolve_chart_id(chart_id, title)
     ordered = sorted(buckets, key=lambda bucket: day_number(bucket.at))
+    timed = x_start is not None and x_end is not None
+    if timed:
+        assert x_start is not None and x_end is not None
+        first_day, last_day = day_number(x_start), day_number(x_end)
+        ordered = [b for b in ordered if first_day - bucket_days < day_number(b.at) <= last_day]
     if not ordered or not categories:
         return empty_chart(
             kind="grouped", chart_id=chart_id, title=title, width=width, height=height
@@ -88,15 +104,22 @@ def grouped_bar_chart(
         left=left, top=TOP + rows * LEGEND_ROW + 8, right=right, bottom=height - BOTTOM
     )
     values = scale(low, high, plot.bottom, plot.top)
-    bands = scale(-0.5, len(ordered) - 0.5, plot.left, plot.right)  # band i is centred on i
-    band = plot.width / len(ordered)
-    thickness = band * BAR_SHARE / len(categories)
+    if timed:
+        times = scale(first_day, last_day, plot.left, plot.right)
+        ticks = time_ticks(times.low, times.high, max_ticks=max_ticks(plot.width), with_time=False)
+        axis = time_axis(times, ticks, plot, width=width)
+        spans = [_bucket_span(b, bucket_days, times, plot) for b in ordered]
+    else:
+        bands = scale(-0.5, len(ordered) - 0.5, plot.left, plot.right)  # band i is centred on i
+        band = plot.width / len(ordered)
+        axis = time_axis(bands, _bucket_ticks(ordered, plot), plot, width=width)
+        spans = [(bands(i) - band / 2, bands(i) + band / 2) for i in range(len(ordered))]
     zero = values(0)
 
     body = [
         key,
         value_axis(values, value_ticks(low, high, step), plot, title=y_label, zero_line=True),
-        time_axis(bands, _bucket_ticks(ordered, plot), plot, width=width),
+        axis,
     ]
     for index, (category, colour) in enumerate(zip(categories, colours, strict=True)):
         rects = []
@@ -104,7 +127,9 @@ def grouped_bar_chart(
             if row[index] == 0:
                 continue
             y = values(row[index])
-            x = bands(position) - band * BAR_SHARE / 2 + index * thickness
+            left_edge, right_edge = spans[position]
+            thickness = (right_edge - left_edge) * BAR_SHARE / len(categories)
+            x = (left_edge + right_edge) / 2 - thickness * len(categories) / 2 + index * thickness
             box = {"x": x, "y": min(y, zero), "width": thickness, "height": abs(zero - y)}
             rects.append(tag("rect", box))
         css = f"chart-bars {category.css_class}".strip()
@@ -116,7 +141,7 @@ def grouped_bar_chart(
         )
         return f"{iso(ordered[position].at)} {DASH} {parts}"
 
-    centres = [bands(position) for position in range(len(ordered))]
+    centres = [(left_edge + right_edge) / 2 for left_edge, right_edge in spans]
     body.append(hover_layer(hover_strips(centres, describe, plot)))
     totals = ", ".join(
         f"{c.label} {count(sum(row[index] for row in counts))}"
@@ -136,6 +161,14 @@ def grouped_bar_chart(
         height=height,
         body="".join(body),
     )
+
+
+def _bucket_span(bucket: Bucket, days: int, times: Scale, plot: Plot) -> tuple[float, float]:
+    """The pixels a bucket of `days` days covers, its day centred as line charts place it."""
+    start = day_number(bucket.at) - 0.5
+    left_edge = max(plot.left, times(start))
+    right_edge = min(plot.right, times(start + days))
+    return left_edge, max(right_edge, left_edge + 1)
 
 
 def _bucket_ticks(buckets: Sequence[Bucket], plot: Plot) -> list[tuple[float, str]]:

@@ -121,8 +121,10 @@ def document(
         "class": f"chart chart-{kind}",
         "id": chart_id,
         "viewBox": f"0 0 {width} {height}",
-        "width": width,
-        "height": height,
+        # Fills its container and keeps the viewBox's aspect ratio: the drawing is laid out
+        # for `width` pixels and scales with the card, on a page or in a PDF.
+        "width": "100%",
+        "preserveAspectRatio": "xMidYMid meet",
         "role": "img",
         "aria-labelledby": f"{chart_id}-title",
         "aria-describedby": f"{chart_id}-desc",

@@ -27,8 +27,10 @@ PALETTE: dict[str, str] = {
     "series-coverage": "#1b6e3a",
     "series-mean": "#1f5fae",
     "series-median": "#5b6672",
-    "series-p10": "#9aa5b1",
-    "series-p90": "#9aa5b1",
+    # The two percentiles frame the median in colours of their own (low warm, high cool), so
+    # the legend tells them apart; charts.css also dashes one and dots the other.
+    "series-p10": "#c2410c",
+    "series-p90": "#0f766e",
     "series-opened": "#dc2626",
     "series-resolved": "#1b6e3a",
     "marker-upgrade": "#6d28d9",

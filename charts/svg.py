@@ -40,6 +40,7 @@ from charts.axes import (
 )
 from charts.inputs import SEVERITY_CATEGORIES, Bucket, Category, Marker, Series
 from charts.markup import (
+    CHARACTER_WIDTH,
     DASH,
     LEGEND_ROW,
     LegendEntry,
@@ -62,7 +63,6 @@ from charts.palette import colour_for
 
 # Past this many points in a series, per-point circles would weigh more than the lines.
 LIGHT_POINTS = 120
-MARKER_BAND = 28
 
 
 # --- line chart ---------------------------------------------------------------------------------
@@ -142,7 +142,8 @@ def line_chart(
         (marker for marker in markers if times.low <= day_number(marker.at) <= times.high),
         key=lambda marker: day_number(marker.at),
     )
-    top = TOP + rows * LEGEND_ROW + (MARKER_BAND if shown else 0) + 6
+    captions, caption_rows = _marker_captions(shown, times, width)
+    top = TOP + rows * LEGEND_ROW + (marker_band(caption_rows) if shown else 0) + 6
     plot = Plot.inside(left=left, top=top, right=right, bottom=height - BOTTOM)
     values = scale(y_min, y_max, plot.bottom, plot.top, widen=1)
     ticks = time_ticks(
@@ -162,7 +163,7 @@ def line_chart(
             title=y_label,
         ),
         time_axis(times, ticks, plot, width=width),
-        _markers(shown, times, plot, width),
+        _markers(shown, captions, caption_rows, times, plot),
     ]
     body += [
         _line(line, points, colour, times, values, light=not dense)
@@ -248,26 +249,98 @@ def _line_hover(
     return hover_layer(hover_strips([times(day) for day in days], describe, plot))
 
 
-def _markers(markers: Sequence[Marker], times: Scale, plot: Plot, width: int) -> str:
-    """Dashed lines with a glyph; each label takes a free row above the plot, else a tooltip."""
-    row_ends = [-math.inf, -math.inf]
-    parts: list[str] = []
+MARKER_ROWS = 3  # label rows above the plot; a label with no room in any is a tooltip only
+MARKER_ROW = 12
+MARKER_LABEL_MAX = 56  # characters: longer labels are cut, the tooltip keeps the whole
+MARKER_LABEL_MIN = 12  # a label cut shorter than this says too little to be worth showing
+MARKER_GAP = 6  # pixels between neighbouring labels in a row
+
+
+class _Caption(NamedTuple):
+    row: int
+    text: str
+    anchor: str
+    x: float
+
+
+def _marker_captions(
+    markers: Sequence[Marker], times: Scale, width: int
+) -> tuple[list[_Caption | None], int]:
+    """Where each marker's label goes: the first row it fits in without touching another
+    label or the chart's edge, full if it fits, else cut to the room there is, else none.
+
+    Markers a few pixels apart (a year of daily events) would stack labels over one another;
+    the later of two such markers keeps only its tooltip. Returns the captions (None: no
+    label) and how many rows are used.
+    """
+    row_ends = [-math.inf] * MARKER_ROWS
+    captions: list[_Caption | None] = []
+    last_x = -math.inf
     for marker in markers:
+        x = times(day_number(marker.at))
+        if x - last_x < 3:
+            captions.append(None)
+            continue
+        name = truncate(marker.label, MARKER_LABEL_MAX * CHARACTER_WIDTH)
+        caption = _fit(name, x, row_ends, width)
+        if caption is None:
+            caption = _cut(name, x, row_ends, width)
+        if caption is not None:
+            last_x = x
+            extent_end = (
+                caption.x + text_width(caption.text) if caption.anchor == "start" else x + 5
+            )
+            row_ends[caption.row] = extent_end
+        captions.append(caption)
+    rows = max((c.row + 1 for c in captions if c is not None), default=0)
+    return captions, rows
+
+
+def _fit(name: str, x: float, row_ends: Sequence[float], width: int) -> _Caption | None:
+    """The first row where `name` fits to the right of x, or else to its left."""
+    name_width = text_width(name)
+    for row in range(len(row_ends)):
+        row_end = row_ends[row]
+        if x + 6 + name_width <= width - 2 and x - 5 > row_end + MARKER_GAP:
+            return _Caption(row, name, "start", x + 6)
+        if x - 6 - name_width >= 2 and x - 6 - name_width > row_end + MARKER_GAP:
+            return _Caption(row, name, "end", x - 6)
+    return None
+
+
+def _cut(name: str, x: float, row_ends: Sequence[float], width: int) -> _Caption | None:
+    """No row holds the whole label: the widest cut that fits in a row, if it says enough."""
+    for row, row_end in enumerate(row_ends):
+        right = width - 2 - (x + 6) if x - 5 > row_end + MARKER_GAP else 0.0
+        left = (x - 6) - max(2.0, row_end + MARKER_GAP)
+        cut = truncate(name, max(right, left))
+        if len(cut) >= MARKER_LABEL_MIN and max(right, left) > 0:
+            if right >= left:
+                return _Caption(row, cut, "start", x + 6)
+            return _Caption(row, cut, "end", x - 6)
+    return None
+
+
+def _markers(
+    markers: Sequence[Marker],
+    captions: Sequence[_Caption | None],
+    rows: int,
+    times: Scale,
+    plot: Plot,
+) -> str:
+    """Dashed lines with a glyph, each with its tooltip and the label `_marker_captions` placed."""
+    parts: list[str] = []
+    band_top = plot.top - marker_band(rows)
+    for marker, placed in zip(markers, captions, strict=True):
         x = times(day_number(marker.at))
         css = f"marker-{slug(marker.kind) or 'event'}"
         colour = colour_for(css)
-        name = truncate(marker.label, 160)
-        name_width = text_width(name)
-        if x + 6 + name_width <= width - 2:
-            extent, anchor, text_x = (x - 5, x + 6 + name_width), "start", x + 6
-        else:
-            extent, anchor, text_x = (x - 6 - name_width, x + 5), "end", x - 6
         caption = ""
-        for row, row_end in enumerate(row_ends):
-            if extent[0] > row_end + 4:
-                row_ends[row] = extent[1]
-                caption = label(text_x, plot.top - 20 + row * 12, name, anchor=anchor)
-                break
+        if placed is not None:
+            y = band_top + 6 + placed.row * MARKER_ROW
+            caption = label(
+                placed.x, y, placed.text, anchor=placed.anchor, css_class="marker-label"
+            )
         rule = tag(
             "path",
             {
@@ -284,6 +357,11 @@ def _markers(markers: Sequence[Marker], times: Scale, plot: Plot, width: int) ->
         content = tooltip(f"{iso(marker.at)} {DASH} {marker.label}") + rule + glyph + caption
         parts.append(tag("g", {"class": f"chart-marker {css}", "fill": colour}, content))
     return "".join(parts)
+
+
+def marker_band(rows: int) -> float:
+    """The height above the plot that `rows` rows of marker labels take."""
+    return rows * MARKER_ROW + 8 if rows else 8
 
 
 def _line_summary(
@@ -319,15 +397,27 @@ def stacked_area_chart(
     height: int = 240,
     y_label: str = "",
     chart_id: str | None = None,
+    x_start: date | None = None,
+    x_end: date | None = None,
 ) -> str:
     """Counts that add up over time, e.g. open findings by severity.
 
     The first category is the bottom layer. A bucket is one moment (the count on that day);
-    the area runs straight between buckets.
+    the area runs straight between buckets. With `x_start` and `x_end` the time axis spans
+    that period (buckets outside it are left out), as `line_chart`'s does, so charts of one
+    period line up; else it spans the buckets.
     """
     check_size(width, height)
     chart_id = resolve_chart_id(chart_id, title)
     ordered = sorted(buckets, key=lambda bucket: day_number(bucket.at))
+    start = None if x_start is None else day_number(x_start)
+    end = None if x_end is None else day_number(x_end)
+    ordered = [
+        bucket
+        for bucket in ordered
+        if (start is None or day_number(bucket.at) >= start)
+        and (end is None or day_number(bucket.at) <= end)
+    ]
     if not ordered or not categories:
         return empty_chart(
             kind="stacked", chart_id=chart_id, title=title, width=width, height=height
@@ -347,7 +437,9 @@ def stacked_area_chart(
         left=left, top=TOP + rows * LEGEND_ROW + 8, right=right, bottom=height - BOTTOM
     )
     days = [day_number(bucket.at) for bucket in ordered]
-    times = scale(days[0], days[-1], plot.left, plot.right)
+    times = scale(
+        days[0] if start is None else start, days[-1] if end is None else end, plot.left, plot.right
+    )
     low, high, step = nice_domain(0, max(totals), integer=True)
     values = scale(low, high, plot.bottom, plot.top)
     with_time = any(isinstance(bucket.at, datetime) for bucket in ordered)

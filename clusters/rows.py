@@ -94,23 +94,47 @@ def references_html(references: list[dict[str, str]]) -> str:
     )
 
 
-def affected_rows_html(objects: list[dict[str, Any]]) -> str:
+def affected_rows_html(objects: list[dict[str, Any]], *, select: str = "") -> str:
     """`_check.html`'s table rows: up to 20 for each of dozens of failing checks, so built here
-    (escaped) rather than looped over by the template at four times the cost."""
+    (escaped) rather than looped over by the template at four times the cost.
+
+    An object a waiver covers ("waived" in the stored verdict) is marked so. With `select`, each
+    row not yet waived starts with a checkbox of that name whose value is the object as a
+    waiver names it (Kind/namespace/name).
+    """
 
     def cell(value: Any) -> str:
         return f"<td>{html.escape(str(value))}</td>"
 
-    return mark_safe(  # noqa: S308  (every value is escaped)
-        "".join(
-            "<tr>"
+    def row(obj: dict[str, Any]) -> str:
+        waived = bool(obj.get("waived"))
+        first = ""
+        if select:
+            key = f"{obj.get('kind', '')}/{obj.get('namespace') or ''}/{obj.get('name', '')}"
+            first = (
+                "<td></td>"
+                if waived
+                else '<td><input type="checkbox" name="{}" value="{}" aria-label="{}"></td>'.format(
+                    html.escape(select), html.escape(key), html.escape(f"Waive {key}")
+                )
+            )
+        return (
+            ('<tr class="object-waived">' if waived else "<tr>")
+            + first
             + cell(obj.get("kind", ""))
             + cell(obj.get("namespace") or "—")
             + cell(obj.get("name", ""))
             + cell(obj.get("detail", ""))
+            + (
+                '<td><span class="badge status-waived">Waived</span></td>'
+                if waived
+                else "<td></td>"
+            )
             + "</tr>"
-            for obj in objects
         )
+
+    return mark_safe(  # noqa: S308  (every value is escaped)
+        "".join(row(obj) for obj in objects)
     )
 
 

@@ -7,14 +7,10 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from compliance.services import ATTESTATION_MAX_DAYS, ComplianceError, workload_key
+from compliance.services import ATTESTATION_MAX_DAYS
 from posture.checks.base import Area, Severity
 
 EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
-
-
-def _lines(value: str) -> list[str]:
-    return [line.strip() for line in value.replace(",", "\n").splitlines() if line.strip()]
 
 
 class AttestationForm(forms.Form):
@@ -48,7 +44,45 @@ class AttestationForm(forms.Form):
         return data
 
 
+def object_key(obj: dict[str, Any]) -> str:
+    """An affected object as a waiver names it: "Kind/namespace/name"."""
+    return f"{obj.get('kind', '')}/{obj.get('namespace') or ''}/{obj.get('name', '')}"
+
+
+def affected_choices(affected: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The stored affected objects of a check, once each, as (waiver key, label) choices."""
+    choices: dict[str, str] = {}
+    for obj in affected:
+        key = object_key(obj)
+        if key in choices or not obj.get("name"):
+            continue
+        where = f"{obj['namespace']}/" if obj.get("namespace") else ""
+        label = f"{obj.get('kind', '')} {where}{obj['name']}"
+        if obj.get("detail"):
+            label += f" \u2014 {obj['detail']}"
+        if obj.get("waived"):
+            label += " (already waived)"
+        choices[key] = label
+    return list(choices.items())
+
+
 class WaiverRequestForm(forms.Form):
+    whole = forms.BooleanField(
+        required=False,
+        label="The whole check",
+        help_text="Every object it fails on, now and until the waiver expires.",
+    )
+    objects = forms.MultipleChoiceField(
+        required=False,
+        label="Or only these affected objects",
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "object-choices"}),
+        help_text="The objects the latest collection found failing this check.",
+    )
+    namespaces = forms.MultipleChoiceField(
+        required=False,
+        label="Or every affected object in these namespaces",
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "namespace-choices"}),
+    )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Why the risk is accepted, and what compensates for it.",
@@ -58,25 +92,54 @@ class WaiverRequestForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=f"At most {settings.RAMPART_WAIVER_MAX_DAYS} days ahead; it stops applying then.",
     )
-    namespaces = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Only objects in these namespaces (one per line). Empty: the whole check.",
-    )
-    workloads = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Only these objects, as Kind/namespace/name (one per line).",
-    )
 
-    def clean_workloads(self) -> list[str]:
-        try:
-            return [workload_key(line) for line in _lines(self.cleaned_data.get("workloads", ""))]
-        except ComplianceError as exc:
-            raise forms.ValidationError(str(exc)) from exc
+    def __init__(
+        self, *args: Any, affected: list[dict[str, Any]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        affected = affected or []
+        objects = self.fields["objects"]
+        namespaces = self.fields["namespaces"]
+        assert isinstance(objects, forms.MultipleChoiceField)
+        assert isinstance(namespaces, forms.MultipleChoiceField)
+        objects.choices = affected_choices(affected)
+        namespaces.choices = [
+            (name, name)
+            for name in sorted({o["namespace"] for o in affected if o.get("namespace")})
+        ]
+        if not objects.choices:
+            del self.fields["objects"]
+        if not namespaces.choices:
+            del self.fields["namespaces"]
 
-    def clean_namespaces(self) -> list[str]:
-        return _lines(self.cleaned_data.get("namespaces", ""))
+    @property
+    def scope_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("whole", "objects", "namespaces") if name in self.fields]
+
+    @property
+    def term_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in ("reason", "owner_email", "expires_on")]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        chosen = bool(data.get("objects") or data.get("namespaces"))
+        if data.get("whole") and chosen:
+            raise forms.ValidationError(
+                "Choose the whole check or some affected objects, not both."
+            )
+        if not data.get("whole") and not chosen:
+            raise forms.ValidationError("Choose the affected objects to waive, or the whole check.")
+        return data
+
+    @property
+    def workloads(self) -> list[str]:
+        return [] if self.cleaned_data.get("whole") else list(self.cleaned_data.get("objects", []))
+
+    @property
+    def chosen_namespaces(self) -> list[str]:
+        if self.cleaned_data.get("whole"):
+            return []
+        return list(self.cleaned_data.get("namespaces", []))
 
     def clean_expires_on(self) -> date:
         value: date = self.cleaned_data["expires_on"]

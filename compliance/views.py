@@ -19,6 +19,7 @@ from clusters.access import get_cluster_for_user
 from clusters.models import Cluster
 from clusters.rows import url_for_each
 from compliance import services
+from compliance.approvals import APPROVE_PERMISSION, Approval, approval_for, approvers
 from compliance.catalog import catalog_rows
 from compliance.checklist import checklist, checklists, cluster_state, item_row
 from compliance.forms import AttestationForm, AuditFilterForm, CatalogFilterForm, WaiverRequestForm
@@ -193,13 +194,18 @@ def waiver_list(request: HttpRequest, name: str) -> HttpResponse:
             "requested_by", "approved_by", "revoked_by"
         )
     )
+    may_approve = approvers(excluding=None)
     for waiver in waivers:
         waiver.current_state = waiver.state(now=now)  # type: ignore[attr-defined]
         check = REGISTRY.get(waiver.check_id)
         waiver.check_title = check.title if check else waiver.check_id  # type: ignore[attr-defined]
+        waiver.approvers = [  # type: ignore[attr-defined]
+            user.get_username() for user in may_approve if user.pk != waiver.requested_by_id
+        ]
     context = {
         "cluster": cluster,
         "waivers": waivers,
+        "approval": approval_for(requester=None),
         "can_approve": request.user.has_perm("compliance.approve_waiver"),
         "can_revoke": request.user.has_perm("compliance.revoke_waiver"),
     }
@@ -212,36 +218,57 @@ def waiver_request(request: HttpRequest, name: str, check_id: str) -> HttpRespon
     check = REGISTRY.get(check_id)
     if check is None:
         raise Http404("No such check")
+    evaluation = cluster.latest_evaluation
+    views = check_views(evaluation, check_ids=[check_id]) if evaluation else []
+    result = views[0] if views else None
+    # The cluster and check pages link here with the objects ticked there (?object=...).
+    initial = {
+        "owner_email": getattr(request.user, "email", ""),
+        "objects": request.GET.getlist("object"),
+        "whole": request.GET.get("whole") == "1",
+    }
     form = WaiverRequestForm(
-        request.POST or None, initial={"owner_email": getattr(request.user, "email", "")}
+        request.POST or None, initial=initial, affected=result.affected if result else []
     )
+    approval = approval_for(requester=request.user.pk)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.waiver_request(
+            waiver = services.waiver_request(
                 cluster=cluster,
                 check_id=check_id,
                 by=request.user,
                 owner_email=data["owner_email"],
                 reason=data["reason"],
                 expires_at=form.expires_at,
-                namespaces=data["namespaces"],
-                workloads=data["workloads"],
+                namespaces=form.chosen_namespaces,
+                workloads=form.workloads,
             )
         except services.ComplianceError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Waiver requested; it applies once someone else approves it.")
-            return redirect("waiver_list", name=cluster.name)
-    evaluation = cluster.latest_evaluation
-    views = check_views(evaluation, check_ids=[check_id], with_affected=False) if evaluation else []
+            messages.success(
+                request,
+                f"Waiver #{waiver.pk} requested. It applies once someone other than you "
+                f"approves it: {_approvers_sentence(approval)}.",
+            )
+            return redirect(
+                reverse("waiver_list", kwargs={"name": cluster.name}) + f"#waiver-{waiver.pk}"
+            )
     context = {
         "cluster": cluster,
         "check": check,
         "form": form,
-        "result": views[0] if views else None,
+        "result": result,
+        "approval": approval,
     }
     return render(request, "compliance/waiver_request.html", context)
+
+
+def _approvers_sentence(approval: Approval) -> str:
+    if not approval.people:
+        return f"nobody can yet (give the {APPROVE_PERMISSION} permission or the Admin role)"
+    return approval.people_text
 
 
 @require_POST

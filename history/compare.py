@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from clusters.models import Cluster
@@ -161,6 +161,31 @@ class Comparison:
     def same(self) -> bool:
         return self.before.pk == self.after.pk
 
+    @property
+    def before_label(self) -> str:
+        return _label_of(self.before)
+
+    @property
+    def after_label(self) -> str:
+        return _label_of(self.after)
+
+
+def _label_of(evaluation: Evaluation) -> str:
+    return evaluation_label(
+        created_at=evaluation.created_at,
+        score=evaluation.score,
+        version=evaluation.run.kubernetes_version,
+    )
+
+
+def evaluation_span(*, cluster: Cluster) -> tuple[datetime | None, datetime | None]:
+    """When the cluster's oldest and newest evaluations still held were made (the date range
+    the compare form offers)."""
+    span = Evaluation.objects.for_cluster(cluster).aggregate(
+        oldest=Min("created_at"), newest=Max("created_at")
+    )
+    return span["oldest"], span["newest"]
+
 
 def evaluation_label(*, created_at: datetime, score: float | None, version: str) -> str:
     """`2026-11-26 06:00 · score 87.5 · v1.35.2`, in the site's time zone."""
@@ -230,11 +255,31 @@ def evaluation_pair(
 
 
 def _before(held: QuerySet[Evaluation], after: Evaluation) -> Evaluation | None:
+    """The latest earlier evaluation that differs from `after` in its stored verdicts or raw
+    results (a new VerdictSet or ResultSet: both are stored once per content), so the default
+    comparison shows a change rather than "every check kept its verdict"; else the one before."""
     earlier = Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, pk__lt=after.pk)
+    newest_first = held.filter(earlier).order_by("-created_at", "-id")
     return (
-        held.filter(earlier).order_by("-created_at", "-id").first()
+        newest_first.exclude(
+            verdict_set_id=after.verdict_set_id, result_set_id=after.result_set_id
+        ).first()
+        or newest_first.first()
         # `to` is the oldest: compare it with the next one, which the swap puts after it.
         or held.exclude(pk=after.pk).order_by("created_at", "id").first()
+    )
+
+
+def evaluation_on(*, cluster: Cluster, day: date) -> int | None:
+    """The id of the cluster's last evaluation at or before the end of `day` (site time zone);
+    None when it has none that early."""
+    end = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+    return (
+        Evaluation.objects.for_cluster(cluster)
+        .filter(created_at__lt=end)
+        .order_by("-created_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
     )
 
 

@@ -27,8 +27,10 @@ from charts import (
 )
 
 GAP = "—"
-WIDTH = 880
-HEIGHT = 260
+# The pixels of a chart card at full width (1200 px of content less padding); the SVG scales to
+# its card (width 100 %), so this sets the aspect ratio and the size of its text there.
+WIDTH = 1120
+HEIGHT = 300
 INFO = Category("info", "Info", "sev-info")
 FLOW_CATEGORIES = (
     Category("opened", "Opened", "series-opened"),
@@ -201,6 +203,8 @@ def findings_chart(
         height=HEIGHT,
         y_label="Open findings",
         chart_id=chart_id,
+        x_start=days[0],
+        x_end=days[-1],
     )
     values = {
         bucket.at: (
@@ -246,6 +250,10 @@ def flow_chart(
         height=HEIGHT,
         y_label="Findings",
         chart_id=chart_id,
+        # The same period and time axis as the line charts, not one starting on a Monday.
+        x_start=days[0],
+        x_end=days[-1],
+        bucket_days=7 if weekly else 1,
     )
     values = {day: (float(opened), float(resolved)) for day, (opened, resolved) in flow.items()}
     return Chart(

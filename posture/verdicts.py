@@ -98,6 +98,20 @@ def _waived_indexes(entry: dict[str, Any], total: int) -> set[int]:
     return set(entry.get("waived", ()))
 
 
+def waivers_applied(view: CheckView, stored: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The waivers the stored verdict applied to this check (as the verdict set recorded them:
+    id, expiry, owner), for pages that say what is waived and until when."""
+    return [
+        {
+            "id": pk,
+            "expires": (stored[pk].get("expires_at") or "")[:10],
+            "owner": stored[pk].get("owner", ""),
+        }
+        for pk in view.waiver_ids
+        if pk in stored
+    ]
+
+
 def control_view(view: CheckView, control: str) -> CheckView:
     """One control of a check as a view of its own: its status and its objects only."""
     judged = view.controls.get(control)

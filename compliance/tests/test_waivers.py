@@ -169,8 +169,8 @@ def test_it_requests_through_the_form(cluster, engineer):
             "reason": "Compensated by an admission policy.",
             "owner_email": "platform@example.com",
             "expires_on": (timezone.localdate() + timedelta(days=14)).isoformat(),
-            "namespaces": "ops",
-            "workloads": "RoleBinding/ci/bot",
+            "namespaces": ["ops"],
+            "objects": ["RoleBinding/ci/bot"],
         },
     )
     assert response.status_code == 302

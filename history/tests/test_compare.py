@@ -157,8 +157,14 @@ def test_it_offers_every_held_evaluation_newest_first(auditor, known_checks) -> 
         ),
     ]
     body = response.content.decode()
-    assert f'<option value="{older.pk}" selected>' in body
-    assert f'<option value="{newer.pk}" selected>' in body
+    # Picked by date, not from a list of every collection: the dates of the pair are filled in.
+    assert "<option" not in body
+    day = timezone.localtime(older.created_at).date().isoformat()
+    assert f'name="from_date" value="{day}"' in body
+    assert (
+        compare.evaluation_label(created_at=older.created_at, score=100.0, version="v1.35.1")
+        in body
+    )
 
 
 def test_it_caps_the_evaluations_offered_with_a_note(auditor, known_checks, monkeypatch) -> None:
@@ -171,7 +177,7 @@ def test_it_caps_the_evaluations_offered_with_a_note(auditor, known_checks, monk
     offered = [pk for pk, _ in response.context["choices"]]
     # The three latest, and the older one being compared even though the cap leaves it out.
     assert offered == [evaluations[4].pk, evaluations[3].pk, evaluations[2].pk, evaluations[0].pk]
-    assert "Only the latest 3 evaluations are listed" in response.content.decode()
+    assert response.context["more_choices"]
 
 
 def test_it_lists_new_resolved_and_reopened_findings(auditor, known_checks) -> None:
@@ -380,3 +386,59 @@ def test_it_renders_no_inline_style(auditor, known_checks) -> None:
     assert not re.search(r"\sstyle=", body)
     assert "<script>" not in body
     assert "css/history.css" in body
+
+
+def test_it_defaults_to_the_last_collection_that_changed_something(auditor, known_checks) -> None:
+    cluster = make_cluster("prod-eu")
+    changed = evaluate(cluster, passing(ADMIN_BINDINGS), hours=0)
+    first_same = evaluate(cluster, failing(ADMIN_BINDINGS, binding("a")), hours=1)
+    evaluate(cluster, failing(ADMIN_BINDINGS, binding("a")), hours=2)
+    latest = evaluate(cluster, failing(ADMIN_BINDINGS, binding("a")), hours=3)
+    assert latest.verdict_set_id == first_same.verdict_set_id  # stored once per content
+
+    comparison = auditor.get(compare_url(cluster)).context["comparison"]
+
+    assert (comparison.before.pk, comparison.after.pk) == (changed.pk, latest.pk)
+    assert [change.check_id for change in comparison.status_changes.rows] == [ADMIN_BINDINGS]
+
+
+def test_it_falls_back_to_the_one_before_when_nothing_ever_changed(auditor, known_checks) -> None:
+    cluster = make_cluster("prod-eu")
+    before = evaluate(cluster, passing(ADMIN_BINDINGS), hours=0)
+    latest = evaluate(cluster, passing(ADMIN_BINDINGS), hours=1)
+    comparison = auditor.get(compare_url(cluster)).context["comparison"]
+    assert (comparison.before.pk, comparison.after.pk) == (before.pk, latest.pk)
+
+
+def test_it_picks_the_last_collection_at_or_before_each_date(auditor, known_checks) -> None:
+    cluster = make_cluster("prod-eu")
+    day_one = evaluate(cluster, passing(ADMIN_BINDINGS), hours=0)
+    evaluate(cluster, passing(ADMIN_BINDINGS), hours=25)
+    day_two_last = evaluate(cluster, failing(ADMIN_BINDINGS, binding("a")), hours=26)
+    evaluate(cluster, failing(ADMIN_BINDINGS, binding("b")), hours=50)
+
+    first = timezone.localtime(day_one.created_at).date()
+    second = timezone.localtime(day_two_last.created_at).date()
+    url = reverse("cluster_compare", args=[cluster.name])
+    response = auditor.get(f"{url}?from_date={first}&to_date={second}")
+
+    comparison = response.context["comparison"]
+    expected_to = compare.evaluation_on(cluster=cluster, day=second)
+    assert comparison.before.pk == compare.evaluation_on(cluster=cluster, day=first)
+    assert expected_to is not None and comparison.after.pk == expected_to
+    # That day's last collection: the one at hour 26, not the later one of the next day.
+    assert expected_to == day_two_last.pk or (
+        timezone.localtime(day_two_last.created_at).date()
+        == timezone.localtime(Evaluation.objects.get(pk=expected_to).created_at).date()
+    )
+
+
+def test_it_says_so_for_a_bad_or_too_early_date(auditor, known_checks) -> None:
+    cluster = make_cluster("prod-eu")
+    evaluate(cluster, passing(ADMIN_BINDINGS), hours=0)
+    evaluate(cluster, passing(ADMIN_BINDINGS), hours=1)
+    url = reverse("cluster_compare", args=[cluster.name])
+    body = auditor.get(f"{url}?from_date=yesterday").content.decode()
+    assert "&#x27;yesterday&#x27; is not a date (YYYY-MM-DD)." in body
+    body = auditor.get(f"{url}?from_date=2001-01-01").content.decode()
+    assert "prod-eu has no collection on or before 2001-01-01." in body

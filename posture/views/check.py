@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from clusters.access import get_cluster_for_user
 from posture import scoring
 from posture.checks.base import REGISTRY, Area, Severity
-from posture.status import UNJUDGED
-from posture.verdicts import check_views, gap_lines, reference_rows
+from posture.status import UNJUDGED, Status
+from posture.verdicts import check_views, gap_lines, reference_rows, waivers_applied
 
 AFFECTED_PAGE_SIZE = 500
 
@@ -28,6 +29,15 @@ def check_detail(request: HttpRequest, name: str, check_id: str) -> HttpResponse
     page = Paginator(view.affected if view else [], AFFECTED_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    user = request.user
+    can_request_waiver = (
+        check is not None
+        and view is not None
+        and view.status == Status.FAIL
+        and user.has_perm("compliance.add_waiver")
+        and user.has_perm("compliance.view_attestation")
+    )
+    stored = {w["id"]: w for w in evaluation.verdict_set.waivers} if evaluation and view else {}
     context = {
         "cluster": cluster,
         "check": check,
@@ -42,6 +52,10 @@ def check_detail(request: HttpRequest, name: str, check_id: str) -> HttpResponse
         else [],
         "impact": view.points if view else 0.0,
         "page": page,
+        "waivers": waivers_applied(view, stored) if view else [],
+        "waiver_url": reverse("waiver_request", kwargs={"name": cluster.name, "check_id": check_id})
+        if can_request_waiver
+        else "",
     }
     return render(request, "posture/check_detail.html", context)
 

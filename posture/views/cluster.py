@@ -24,7 +24,7 @@ from clusters.rows import (
 from posture.checks.base import Area, Severity
 from posture.scoring import MIN_COVERAGE, MIN_JUDGED, too_little_data
 from posture.status import UNJUDGED, Status
-from posture.verdicts import CheckView, check_views, gap_lines, reference_rows
+from posture.verdicts import CheckView, check_views, gap_lines, reference_rows, waivers_applied
 
 AFFECTED_INLINE = 20
 
@@ -33,10 +33,19 @@ def _severity_rank(view: CheckView) -> int:
     return view.check.severity.rank if view.check else -1
 
 
-def _check_row(view: CheckView, check_url: str, run: Any) -> dict[str, Any]:
+def _check_row(
+    view: CheckView,
+    check_url: str,
+    run: Any,
+    *,
+    waiver_url: str = "",
+    stored_waivers: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     check = view.check
     references = reference_rows(check)
     inline = view.affected[:AFFECTED_INLINE]
+    # Only what still fails can be waived: a check fully waived or passing offers nothing.
+    waivable = waiver_url if view.status == Status.FAIL else ""
     return {
         "id": view.check_id,
         "title": view.title,
@@ -52,9 +61,12 @@ def _check_row(view: CheckView, check_url: str, run: Any) -> dict[str, Any]:
         "references_html": references_html(references),
         "affected_total": view.affected_total,
         "affected_inline": inline,
-        "affected_rows": affected_rows_html(inline),
+        "affected_rows": affected_rows_html(inline, select="object" if waivable else ""),
         "affected_more": view.affected_total > AFFECTED_INLINE,
         "waived_total": view.waived_total,
+        "partially_waived": view.partially_waived,
+        "waivers": waivers_applied(view, stored_waivers or {}),
+        "waiver_url": waivable,
         "why_unknown": gap_lines(view.missing, run) if view.status in UNJUDGED else [],
     }
 
@@ -68,16 +80,28 @@ def _said_once(rows: list[dict[str, Any]], run: Any) -> list[str]:
     return said
 
 
-def cluster_posture(cluster: Cluster) -> dict[str, Any]:
-    """The latest stored evaluation grouped by area, each failing check with its points."""
+def cluster_posture(cluster: Cluster, *, can_request_waiver: bool = False) -> dict[str, Any]:
+    """The latest stored evaluation grouped by area, each failing check with its points.
+
+    With `can_request_waiver`, each failing check links to the waiver request (compliance's
+    page, named by URL only: posture does not import compliance) with its objects to tick.
+    """
     evaluation = cluster.latest_evaluation
     if evaluation is None:
         return {"evaluation": None, "areas": [], "failing": []}
     check_url = url_for_each("check_detail", "check_id", name=cluster.name)
+    waiver_url = url_for_each("waiver_request", "check_id", name=cluster.name)
+    stored = {waiver["id"]: waiver for waiver in evaluation.verdict_set.waivers}
     by_area: dict[str, list[dict[str, Any]]] = defaultdict(list)
     rows = []
     for view in check_views(evaluation):
-        row = _check_row(view, check_url(view.check_id), evaluation.run)
+        row = _check_row(
+            view,
+            check_url(view.check_id),
+            evaluation.run,
+            waiver_url=waiver_url(view.check_id) if can_request_waiver else "",
+            stored_waivers=stored,
+        )
         row["rank"] = (Status.order_of(view.status), -_severity_rank(view), view.title)
         by_area[view.check.area.value if view.check else ""].append(row)
         rows.append(row)
@@ -133,9 +157,13 @@ def cluster_posture(cluster: Cluster) -> dict[str, Any]:
 @require_GET
 def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
     cluster = get_cluster_for_user(request, name)
+    user = request.user
+    can_request_waiver = user.has_perm("compliance.add_waiver") and user.has_perm(
+        "compliance.view_attestation"
+    )
     context = {
         **runs_context(cluster),
-        **cluster_posture(cluster),
+        **cluster_posture(cluster, can_request_waiver=can_request_waiver),
         "owners": list(cluster.owners.order_by("email")),
         "upload_form": BundleUploadForm(),
         "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),
