@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -57,6 +57,18 @@ def cluster_collect(request: HttpRequest, name: str) -> HttpResponse:
     return redirect(cluster)
 
 
+def _after_upload(request: HttpRequest, cluster: Cluster) -> HttpResponse:
+    """Where an upload leads: the cluster page, whose messages say how the upload went.
+
+    static/js/upload.js sends uploads itself, to show their progress. It is told the page to
+    open instead of being redirected: XMLHttpRequest would follow a redirect out of sight and
+    the page it fetched would spend the messages meant for the one the user then opens.
+    """
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return JsonResponse({"location": cluster.get_absolute_url()})
+    return redirect(cluster)
+
+
 @require_POST
 def cluster_upload(request: HttpRequest, name: str) -> HttpResponse:
     cluster = get_cluster_for_user(request, name, "clusters.add_collectionrun")
@@ -64,7 +76,7 @@ def cluster_upload(request: HttpRequest, name: str) -> HttpResponse:
     if not form.is_valid():
         for error in form.errors.get("bundle", []):
             messages.error(request, str(error))
-        return redirect(cluster)
+        return _after_upload(request, cluster)
     bundle = form.cleaned_data["bundle"]
     try:
         services.bundle_upload(
@@ -76,7 +88,7 @@ def cluster_upload(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Bundle uploaded; it is being evaluated.")
-    return redirect(cluster)
+    return _after_upload(request, cluster)
 
 
 def _form_errors(request: HttpRequest, form: Any) -> None:
@@ -120,7 +132,7 @@ def provider_document_upload(request: HttpRequest, name: str) -> HttpResponse:
     form = ProviderDocumentForm(request.POST, request.FILES)
     if not form.is_valid():
         _form_errors(request, form)
-        return redirect(cluster)
+        return _after_upload(request, cluster)
     upload = form.cleaned_data["document"]
     try:
         document = provider_links.provider_document_upload(
@@ -138,7 +150,7 @@ def provider_document_upload(request: HttpRequest, name: str) -> HttpResponse:
             f"{document.file_name} stored; the next collection uses it unless the bundle or a "
             "provider link supplies this provider's data.",
         )
-    return redirect(cluster)
+    return _after_upload(request, cluster)
 
 
 @require_POST
@@ -155,7 +167,7 @@ def node_benchmark_upload(request: HttpRequest, name: str) -> HttpResponse:
     form = NodeBenchmarkForm(request.POST, request.FILES)
     if not form.is_valid():
         _form_errors(request, form)
-        return redirect(cluster)
+        return _after_upload(request, cluster)
     upload = form.cleaned_data["results"]
     try:
         stored = node_benchmarks.node_benchmark_upload(
@@ -173,7 +185,7 @@ def node_benchmark_upload(request: HttpRequest, name: str) -> HttpResponse:
             f"kube-bench results for node {stored.node} stored; the next collection judges CIS "
             "sections 1-4 from them unless its bundle or the cluster's kube-bench Job has any.",
         )
-    return redirect(cluster)
+    return _after_upload(request, cluster)
 
 
 @require_POST

@@ -51,6 +51,16 @@ def page():
             browser.close()
 
 
+def log_in(browser_page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form as `username`, leaving any earlier session behind."""
+    browser_page.context.clear_cookies()
+    browser_page.goto(f"{base_url}/login/")
+    browser_page.get_by_label("Username").fill(username)
+    browser_page.get_by_label("Password").fill(password)
+    browser_page.get_by_role("button", name="Log in").click()
+    browser_page.get_by_role("heading", name="Fleet", exact=True).wait_for()
+
+
 @pytest.fixture
 def http_cookies(settings):
     # live_server speaks plain http; Secure cookies would never be sent back.
@@ -125,11 +135,7 @@ def test_the_demo_fleets_history_renders_as_charts_without_script(live_server, p
     for run in CollectionRun.objects.filter(status=CollectionRun.Status.PENDING):
         collection_execute(run_id=run.pk)
     user_create(username="aude", email="aude@example.com", role=AUDITOR, password=PASSWORD)
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill("aude")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Fleet").wait_for()
+    log_in(page, live_server.url, "aude")
 
     page.goto(f"{live_server.url}/clusters/payments-prod/trends/?range=30d")
     charts = page.locator("svg.chart")

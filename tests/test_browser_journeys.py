@@ -9,20 +9,12 @@ from accounts.roles import ADMIN, AUDITOR, SECURITY_ENGINEER, user_role
 from accounts.services import user_create
 from clusters.tests.factories import make_cluster, make_evaluation
 from compliance.models import AuditEvent
-from tests.test_browser import http_cookies, page  # noqa: F401  (fixtures)
+from tests.test_browser import http_cookies, log_in, page  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery-staple"
 FIRST_PASSWORD = "noor-first-password-2026"
 NEW_PASSWORD = "noor-chose-this-one-herself"
-
-
-def _log_in(browser_page, live_server, username, password):
-    browser_page.goto(f"{live_server.url}/login/")
-    browser_page.get_by_label("Username").fill(username)
-    browser_page.get_by_label("Password").fill(password)
-    browser_page.get_by_role("button", name="Log in").click()
-    browser_page.get_by_role("heading", name="Fleet", exact=True).wait_for()
 
 
 def _log_out(browser_page):
@@ -32,7 +24,7 @@ def _log_out(browser_page):
 
 def test_an_admin_creates_a_user_who_changes_their_password(live_server, page, http_cookies):  # noqa: F811
     user_create(username="ada", email="ada@example.com", role=ADMIN, password=PASSWORD)
-    _log_in(page, live_server, "ada", PASSWORD)
+    log_in(page, live_server.url, "ada", PASSWORD)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     page.get_by_role("heading", name="Users").wait_for()
@@ -61,7 +53,7 @@ def test_an_admin_creates_a_user_who_changes_their_password(live_server, page, h
     ) == ["user.create", "user.role_change"]
     _log_out(page)
 
-    _log_in(page, live_server, "noor", FIRST_PASSWORD)
+    log_in(page, live_server.url, "noor", FIRST_PASSWORD)
     assert "Security engineer" in page.locator(".nav-user").inner_text()
     page.locator(".nav-user").get_by_role("link", name="noor").click()
     page.get_by_role("heading", name="Change your password").wait_for()
@@ -71,7 +63,7 @@ def test_an_admin_creates_a_user_who_changes_their_password(live_server, page, h
     page.get_by_role("button", name="Change my password").click()
     page.get_by_role("heading", name="Password changed").wait_for()
     _log_out(page)
-    _log_in(page, live_server, "noor", NEW_PASSWORD)
+    log_in(page, live_server.url, "noor", NEW_PASSWORD)
     assert page.csp_violations == []
 
 
@@ -82,7 +74,7 @@ def test_an_auditor_reads_a_checklist_and_meets_styled_refusals(
 ):
     user_create(username="aude", email="aude@example.com", role=AUDITOR, password=PASSWORD)
     make_evaluation(make_cluster("prod-eu"), score_value=64.0, coverage=80.0)
-    _log_in(page, live_server, "aude", PASSWORD)
+    log_in(page, live_server.url, "aude", PASSWORD)
 
     page.locator("table.fleet").get_by_role("link", name="prod-eu").click()
     page.get_by_role("heading", name="prod-eu", exact=True).wait_for()

@@ -21,7 +21,7 @@ from alerts.models import Notification
 from alerts.tests.conftest import Inbox, smtp_inbox, text_part
 from clusters.models import Cluster, CollectionRun
 from clusters.services import cluster_register
-from tests.test_browser import PASSWORD, http_cookies, page
+from tests.test_browser import PASSWORD, http_cookies, log_in, page
 from tests.workers import ROOT, celery_worker, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -62,11 +62,7 @@ def test_a_regression_uploaded_in_the_browser_emails_each_recipient_once(
         )
         wait_for(lambda: _finished(cluster, 1), message="the baseline collection")
 
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("Username").fill("erin")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_role("heading", name="Fleet").wait_for()
+        log_in(page, live_server.url, "erin")
 
         page.goto(f"{live_server.url}/alerts/subscriptions/")
         page.get_by_label("Cluster").select_option("payments")

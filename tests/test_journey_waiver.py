@@ -22,7 +22,7 @@ from accounts.roles import SECURITY_ENGINEER
 from accounts.services import user_create
 from clusters import services
 from compliance.models import Waiver
-from tests.test_browser import PASSWORD, http_cookies, page
+from tests.test_browser import PASSWORD, http_cookies, log_in, page
 from tests.workers import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,15 +40,6 @@ def collect_now(monkeypatch):
     monkeypatch.setattr(
         services, "collection_enqueue", lambda *, run_id: collection_execute(run_id=run_id)
     )
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("heading", name="Fleet").wait_for()
 
 
 def test_a_finding_is_waived_from_the_cluster_page_and_marked_once_approved(

@@ -320,6 +320,26 @@ def test_it_refuses_an_unreadable_bundle(engineer):
     assert not cluster.runs.exists()
 
 
+def test_it_names_the_page_to_open_when_the_page_s_script_sends_the_upload(engineer):
+    # static/js/upload.js sends the bundle itself to show progress; a redirect would be followed
+    # out of sight and spend the messages, so it is told where to go and the messages wait.
+    cluster = make_cluster("air-gapped", source_kind=Cluster.SourceKind.BUNDLE)
+    url = reverse("cluster_upload", args=[cluster.name])
+    sent = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
+
+    accepted = engineer.post(
+        url, {"bundle": SimpleUploadedFile("e.tar.gz", bundle_bytes())}, **sent
+    )
+    refused = engineer.post(url, {"bundle": SimpleUploadedFile("notes.txt", b"hi")}, **sent)
+
+    assert (accepted.status_code, accepted.json()) == (200, {"location": detail(cluster)})
+    assert refused.json() == {"location": detail(cluster)}
+    shown = engineer.get(detail(cluster)).content.decode()
+    assert "Bundle uploaded; it is being evaluated." in shown
+    assert "must be a .tar.gz or .zip" in shown
+    assert cluster.runs.count() == 1
+
+
 def live_cluster():
     credentials = parse_kubeconfig(kubeconfig())
     return make_cluster(
