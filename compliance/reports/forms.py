@@ -9,7 +9,7 @@ from django import forms
 from clusters.models import Cluster
 from compliance.models import Report
 from compliance.reports.scope import Scope, ScopeError, scope_build
-from posture.guides import guides
+from posture.guides import distribution_of, guides_for
 
 
 class ReportForm(forms.Form):
@@ -29,8 +29,17 @@ class ReportForm(forms.Form):
     def __init__(self, *args: Any, cluster: Cluster | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cluster = cluster
+        # The cluster's primary guides first, the first of them chosen (posture.guides): the
+        # same order as its checklists. A fleet report offers the default order.
+        evaluation = cluster.latest_evaluation if cluster else None
+        distribution = (
+            distribution_of(evaluation.run.kubernetes_version, evaluation.run.distribution)
+            if evaluation
+            else ""
+        )
+        offered = guides_for(distribution)
         self.fields["guide"] = forms.ChoiceField(
-            choices=[(g.slug, g.label) for g in guides().values()]
+            choices=[(g.slug, g.label) for g in offered], initial=offered[0].slug
         )
         if cluster is None:
             environments = Cluster.objects.environments()

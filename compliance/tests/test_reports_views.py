@@ -16,6 +16,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from clusters.tests.factories import make_cluster, make_evaluation, make_run
 from compliance import services as compliance_services
 from compliance.models import AuditEvent, Report, Waiver
 from compliance.reports import services
@@ -199,3 +200,19 @@ def test_it_exports_the_checklist_as_the_command_line_writes_it(cluster, auditor
     assert AuditEvent.objects.filter(action="checklist.export", actor=auditor.user).count() == 2
     page = auditor.get(reverse("checklist", kwargs={"name": cluster.name, "guide": "pss"}))
     assert b"export.csv" in page.content and b"export.json" in page.content
+
+
+@pytest.mark.parametrize(
+    ("distribution", "version", "first"),
+    [("", "v1.31.4", "cis-kubernetes"), ("gke", "v1.31.4-gke.1200", "gke-hardening")],
+)
+def test_it_offers_the_cluster_s_primary_guide_first(auditor, distribution, version, first):
+    cluster = make_cluster("by-distribution")
+    run = make_run(cluster, distribution=distribution, kubernetes_version=version)
+    make_evaluation(cluster, run=run)
+
+    page = auditor.get(reverse("cluster_reports", kwargs={"name": cluster.name})).content
+    options = page.decode().split('name="guide"', 1)[1].split("</select>", 1)[0]
+
+    assert options.index(f'value="{first}"') < options.index('value="nsa-cisa"')
+    assert f'value="{first}" selected' in options
