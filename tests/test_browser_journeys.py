@@ -1,15 +1,20 @@
 """Issue 13's journeys in a real browser (Debian chromium, strict CSP, violations asserted empty):
 an admin creates a user and changes a role, the user changes their own password, an auditor
-reads a checklist, every page leads on with navigation and breadcrumbs, refusals are styled."""
+reads a checklist and downloads a report a worker built, every page leads on with navigation
+and breadcrumbs, refusals are styled."""
+
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from accounts.roles import ADMIN, AUDITOR, SECURITY_ENGINEER, user_role
 from accounts.services import user_create
 from clusters.tests.factories import make_cluster, make_evaluation
-from compliance.models import AuditEvent
+from compliance.models import AuditEvent, Report
 from tests.test_browser import http_cookies, log_in, page  # noqa: F401  (fixtures)
+from tests.workers import celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery-staple"
@@ -97,4 +102,44 @@ def test_an_auditor_reads_a_checklist_and_meets_styled_refusals(
     page.get_by_role("heading", name="Nothing here").wait_for()
     page.get_by_role("link", name="The fleet").click()
     page.get_by_role("heading", name="Fleet").wait_for()
+    assert page.csp_violations == []
+
+
+@pytest.mark.worker
+def test_an_auditor_builds_a_report_and_downloads_it(
+    live_server,
+    page,  # noqa: F811
+    http_cookies,  # noqa: F811
+    tmp_path,
+):
+    """The page enqueues the build on the broker, a real worker process builds the PDF, the
+    list polls itself to the download link, and the file is the one Rampart says it issued."""
+    user_create(username="aude", email="aude@example.com", role=AUDITOR, password=PASSWORD)
+    make_evaluation(make_cluster("prod-eu"), score_value=64.0, coverage=80.0)
+
+    with celery_worker(name="reports"):
+        log_in(page, live_server.url, "aude")
+        page.goto(f"{live_server.url}/clusters/prod-eu/")
+        assert page.get_by_role("button", name="Collect now").count() == 0  # reads, changes nothing
+        page.get_by_role("navigation", name="This cluster").get_by_role(
+            "link", name="Reports"
+        ).click()
+        page.get_by_role("heading", name="Compliance reports").wait_for()
+        assert page.get_by_label("Format").input_value() == "pdf"
+        page.get_by_role("button", name="Generate report").click()
+        page.get_by_text("is being built.").wait_for()
+        done = page.locator("#report-list tr[data-status='done']")
+        done.wait_for(timeout=90_000)
+        with page.expect_download() as download_info:
+            done.get_by_role("link", name="Download").click()
+        issued = tmp_path / download_info.value.suggested_filename
+        download_info.value.save_as(issued)
+
+    report = Report.objects.get()
+    assert report.generated_by is not None and report.generated_by.username == "aude"
+    assert issued.suffix == ".pdf"
+    said = StringIO()
+    call_command("compliance_report", "--verify", str(issued), stdout=said)
+    assert f"#{report.pk}" in said.getvalue() and "prod-eu" in said.getvalue()
+    assert AuditEvent.objects.filter(action="report.download", object_id=str(report.pk)).exists()
     assert page.csp_violations == []
