@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import IO, Any
 
 import orjson
@@ -24,7 +23,12 @@ from django.utils import timezone
 from clusters import crypto
 from clusters.models import Cluster, ProviderDocument, ProviderKind, ProviderLink
 from clusters.providers import PROVIDERS, DocumentError, document_checked
-from clusters.signals import cluster_changed
+from clusters.stored_documents import (
+    change_sent,
+    document_remove,
+    document_store,
+    json_upload_read,
+)
 
 # A Cluster resource or an EKS description with node groups is tens of kilobytes; a few
 # megabytes is room for hundreds of node pools.
@@ -97,29 +101,6 @@ def _stored_key(request: LinkRequest) -> tuple[bytes, str]:
     return crypto.encrypt(json.dumps(pair).encode()), label
 
 
-def _changed(
-    *,
-    cluster: Cluster,
-    by: AbstractBaseUser | None,
-    action: str,
-    obj: ProviderLink | ProviderDocument,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-    at: datetime,
-) -> None:
-    cluster_changed.send(
-        sender=type(obj),
-        cluster=cluster,
-        actor=by,
-        action=action,
-        object_type=type(obj).__name__.lower(),
-        object_id=str(obj.pk),
-        before=before,
-        after=after,
-        at=at,
-    )
-
-
 @transaction.atomic
 def provider_link_set(
     *, cluster: Cluster, request: LinkRequest, by: AbstractBaseUser | None
@@ -151,7 +132,7 @@ def provider_link_set(
     now = timezone.now()
     link.updated_at, link.updated_by = now, by  # type: ignore[assignment]
     link.save()
-    _changed(
+    change_sent(
         cluster=cluster,
         by=by,
         action="provider_link.set",
@@ -172,7 +153,7 @@ def provider_link_remove(*, cluster: Cluster, by: AbstractBaseUser | None) -> No
     link_id = link.pk
     link.delete()
     link.pk = link_id
-    _changed(
+    change_sent(
         cluster=cluster,
         by=by,
         action="provider_link.remove",
@@ -207,62 +188,31 @@ def provider_document_upload(
     provider = PROVIDERS.get(kind)
     if provider is None:
         raise ProviderLinkError(f"unknown provider {kind!r}")
-    content = upload.read(MAX_DOCUMENT_BYTES + 1)
-    if len(content) > MAX_DOCUMENT_BYTES:
-        raise ProviderLinkError(
-            f"{upload_name} is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB"
-        )
-    try:
-        parsed = orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderLinkError(f"{upload_name} is not JSON: {exc}") from None
+    parsed = json_upload_read(
+        upload, name=upload_name, limit=MAX_DOCUMENT_BYTES, refused=ProviderLinkError
+    )
     try:
         document = document_checked(provider, parsed, where=upload_name)
     except DocumentError as exc:
         raise ProviderLinkError(str(exc)) from None
-    existing = ProviderDocument.objects.select_for_update().filter(cluster=cluster, kind=kind)
-    previous = existing.first()
-    before = _audited(previous) if previous is not None else None
-    now = timezone.now()
-    stored, _ = ProviderDocument.objects.update_or_create(
+    return document_store(
+        model=ProviderDocument,
         cluster=cluster,
-        kind=kind,
-        defaults={
-            "document": document,
-            "file_name": upload_name[:200],
-            "uploaded_at": now,
-            "uploaded_by": by,  # type: ignore[misc]
-        },
-    )
-    _changed(
-        cluster=cluster,
-        by=by,
+        key={"kind": kind},
+        fields={"document": document, "file_name": upload_name[:200]},
+        audited=_audited,
         action="provider_document.upload",
-        obj=stored,
-        before=before,
-        after=_audited(stored),
-        at=now,
+        by=by,
     )
-    return stored
 
 
 @transaction.atomic
 def provider_document_remove(*, cluster: Cluster, kind: str, by: AbstractBaseUser | None) -> None:
-    document = (
-        ProviderDocument.objects.select_for_update().filter(cluster=cluster, kind=kind).first()
-    )
-    if document is None:
-        return
-    before = _audited(document)
-    document_id = document.pk
-    document.delete()
-    document.pk = document_id
-    _changed(
+    document_remove(
+        model=ProviderDocument,
         cluster=cluster,
-        by=by,
+        key={"kind": kind},
+        audited=_audited,
         action="provider_document.remove",
-        obj=document,
-        before=before,
-        after=None,
-        at=timezone.now(),
+        by=by,
     )
