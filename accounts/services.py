@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -143,6 +144,29 @@ def account_create(
     return user
 
 
+def _account_update(
+    *, by: AbstractUser, user: AbstractUser, action: str, change: Callable[[AbstractUser], bool]
+) -> bool:
+    """Apply `change` to the locked account and audit it; False when it changed nothing.
+
+    `change` returns whether it did anything: an unchanged account writes no audit entry.
+    """
+    with transaction.atomic():
+        user = type(user).objects.select_for_update().get(pk=user.pk)
+        before = _account_state(user)
+        if not change(user):
+            return False
+        _account_audit(
+            by=by,
+            action=action,
+            user=user,
+            before=before,
+            after=_account_state(user),
+            at=timezone.now(),
+        )
+    return True
+
+
 def account_role_change(*, by: AbstractUser, user: AbstractUser, role: str) -> bool:
     """Give `user` exactly `role` ("" for none); False when it already had it.
 
@@ -158,21 +182,14 @@ def account_role_change(*, by: AbstractUser, user: AbstractUser, role: str) -> b
             f"{user.get_username()} is a superuser: an admin whatever their role. "
             "Change superusers with manage.py."
         )
-    with transaction.atomic():
-        user = type(user).objects.select_for_update().get(pk=user.pk)
-        before = _account_state(user)
-        if before["role"] == role:
+
+    def give_role(account: AbstractUser) -> bool:
+        if user_role(account) == role:
             return False
-        user_role_set(user=user, role=role)
-        _account_audit(
-            by=by,
-            action="user.role_change",
-            user=user,
-            before=before,
-            after=_account_state(user),
-            at=timezone.now(),
-        )
-    return True
+        user_role_set(user=account, role=role)
+        return True
+
+    return _account_update(by=by, user=user, action="user.role_change", change=give_role)
 
 
 def account_active_set(*, by: AbstractUser, user: AbstractUser, active: bool) -> bool:
@@ -183,22 +200,16 @@ def account_active_set(*, by: AbstractUser, user: AbstractUser, active: bool) ->
     """
     if user.pk == by.pk and not active:
         raise AccountError("You cannot deactivate your own account; ask another admin.")
-    with transaction.atomic():
-        user = type(user).objects.select_for_update().get(pk=user.pk)
-        if user.is_active == active:
+
+    def set_active(account: AbstractUser) -> bool:
+        if account.is_active == active:
             return False
-        before = _account_state(user)
-        user.is_active = active
-        user.save(update_fields=["is_active"])
-        _account_audit(
-            by=by,
-            action="user.reactivate" if active else "user.deactivate",
-            user=user,
-            before=before,
-            after=_account_state(user),
-            at=timezone.now(),
-        )
-    return True
+        account.is_active = active
+        account.save(update_fields=["is_active"])
+        return True
+
+    action = "user.reactivate" if active else "user.deactivate"
+    return _account_update(by=by, user=user, action=action, change=set_active)
 
 
 def account_password_changed(*, user: AbstractUser) -> None:
