@@ -23,6 +23,7 @@ from clusters.collection import finished_run_fields
 from clusters.inventory import Inventory, KindStatus
 from clusters.models import Cluster, CollectionRun
 from clusters.services import RegistrationError, cluster_register
+from clusters.tests import hostile_archives
 from clusters.tests import hostile_bundles as hostile
 from clusters.tests.fakeapi import FakeApiServer
 from clusters.tests.hostile_bundles import PLANTED, KindCase, ObjectCase
@@ -83,8 +84,8 @@ def test_it_leaves_a_malformed_kind_file_not_collected(
     directory = hostile.write_bundle(tmp_path / "bundle", hostile.with_kind_case(case))
     source = {
         "directory": lambda: directory,
-        "tar.gz": lambda: hostile.tar_gz(directory, tmp_path / "bundle.tar.gz"),
-        "zip": lambda: hostile.zip_of(directory, tmp_path / "bundle.zip"),
+        "tar.gz": lambda: hostile_archives.tar_gz(directory, tmp_path / "bundle.tar.gz"),
+        "zip": lambda: hostile_archives.zip_of(directory, tmp_path / "bundle.zip"),
     }[packing]()
 
     inventory = read_bundle(source)
@@ -159,7 +160,7 @@ def test_it_judges_every_hostile_upload_as_a_partial_run(engineer, tmp_path: Pat
             else hostile.with_object_case(case)
         )
         directory = hostile.write_bundle(tmp_path / case.id, files)
-        archive = hostile.tar_gz(directory, tmp_path / f"{case.id}.tar.gz")
+        archive = hostile_archives.tar_gz(directory, tmp_path / f"{case.id}.tar.gz")
 
         response = engineer.post(
             upload, {"bundle": SimpleUploadedFile("evidence.tar.gz", archive.read_bytes())}
@@ -198,18 +199,21 @@ def refused_quickly(source: Path, reason: str) -> tuple[float, int]:
 
 
 BOMBS = {
-    "zip-1-gib": (lambda target: hostile.zip_bomb(target), "refused before expanding"),
+    "zip-1-gib": (lambda target: hostile_archives.zip_bomb(target), "refused before expanding"),
     "zip-10-times-1-gib": (
-        lambda target: hostile.zip_bomb(target, members=10),
+        lambda target: hostile_archives.zip_bomb(target, members=10),
         "refused before expanding",
     ),
-    "tar-gz-1-gib": (lambda target: hostile.tar_gz_bomb(target), "refused before expanding"),
+    "tar-gz-1-gib": (
+        lambda target: hostile_archives.tar_gz_bomb(target),
+        "refused before expanding",
+    ),
     "tar-gz-10-times-1-gib": (
-        lambda target: hostile.tar_gz_bomb(target, members=10),
+        lambda target: hostile_archives.tar_gz_bomb(target, members=10),
         "refused before expanding",
     ),
     "gzip-of-zeros-not-a-tar": (
-        lambda target: hostile.gzip_of_zeros(target),
+        lambda target: hostile_archives.gzip_of_zeros(target),
         "holds no kubectl JSON output",
     ),
 }
@@ -227,7 +231,7 @@ def test_it_refuses_a_bomb_at_once_in_flat_memory(tmp_path: Path, bomb: str) -> 
 
 def test_it_reads_no_more_than_a_lying_zip_header_declares(tmp_path: Path) -> None:
     """Headers say 1,000 bytes, the data inflates to 1 GiB: 1,000 bytes are read, not more."""
-    archive = hostile.zip_bomb(tmp_path / "liar.zip", declared=1000)
+    archive = hostile_archives.zip_bomb(tmp_path / "liar.zip", declared=1000)
     tracemalloc.start()
     started = time.perf_counter()
     try:
@@ -243,34 +247,38 @@ def test_it_reads_no_more_than_a_lying_zip_header_declares(tmp_path: Path) -> No
 
 
 def test_it_refuses_an_archive_with_too_many_entries(tmp_path: Path) -> None:
-    entries = [hostile.tar_entry(f"notes/{index}.txt") for index in range(2_001)]
-    refused_quickly(hostile.tar_with(tmp_path / "many.tar.gz", entries), "more than 2,000 entries")
+    entries = [hostile_archives.tar_entry(f"notes/{index}.txt") for index in range(2_001)]
+    refused_quickly(
+        hostile_archives.tar_with(tmp_path / "many.tar.gz", entries), "more than 2,000 entries"
+    )
 
 
 def test_it_refuses_an_archive_with_too_many_json_files(tmp_path: Path) -> None:
-    entries = [hostile.tar_entry(f"pods-{index}.json") for index in range(501)]
-    refused_quickly(hostile.tar_with(tmp_path / "many.tar.gz", entries), "more than 500 JSON")
+    entries = [hostile_archives.tar_entry(f"pods-{index}.json") for index in range(501)]
+    refused_quickly(
+        hostile_archives.tar_with(tmp_path / "many.tar.gz", entries), "more than 500 JSON"
+    )
 
 
 @pytest.mark.parametrize(
     ("entry", "reason"),
     [
-        (hostile.tar_entry("pods.json", tarfile.SYMTYPE, "/etc/passwd"), "is a link"),
-        (hostile.tar_entry("pods.json", tarfile.LNKTYPE, "/etc/passwd"), "is a link"),
-        (hostile.tar_entry("notes", tarfile.SYMTYPE, "../../.."), "is a link"),
-        (hostile.tar_entry("console", tarfile.CHRTYPE), "device or pipe"),
-        (hostile.tar_entry("disk", tarfile.BLKTYPE), "device or pipe"),
-        (hostile.tar_entry("pods.json", tarfile.FIFOTYPE), "device or pipe"),
+        (hostile_archives.tar_entry("pods.json", tarfile.SYMTYPE, "/etc/passwd"), "is a link"),
+        (hostile_archives.tar_entry("pods.json", tarfile.LNKTYPE, "/etc/passwd"), "is a link"),
+        (hostile_archives.tar_entry("notes", tarfile.SYMTYPE, "../../.."), "is a link"),
+        (hostile_archives.tar_entry("console", tarfile.CHRTYPE), "device or pipe"),
+        (hostile_archives.tar_entry("disk", tarfile.BLKTYPE), "device or pipe"),
+        (hostile_archives.tar_entry("pods.json", tarfile.FIFOTYPE), "device or pipe"),
     ],
     ids=["symlink", "hardlink", "symlink-to-a-directory", "char-device", "block-device", "fifo"],
 )
 def test_it_refuses_links_and_devices_in_a_tar(tmp_path: Path, entry: Any, reason: str) -> None:
-    version = hostile.tar_entry("version.json")
-    refused_quickly(hostile.tar_with(tmp_path / "links.tar.gz", [version, entry]), reason)
+    version = hostile_archives.tar_entry("version.json")
+    refused_quickly(hostile_archives.tar_with(tmp_path / "links.tar.gz", [version, entry]), reason)
 
 
 def test_it_refuses_a_symlink_in_a_zip(tmp_path: Path) -> None:
-    refused_quickly(hostile.zip_with_symlink(tmp_path / "link.zip"), "is a symbolic link")
+    refused_quickly(hostile_archives.zip_with_symlink(tmp_path / "link.zip"), "is a symbolic link")
 
 
 def test_it_never_follows_a_symlink_out_of_a_bundle_directory(tmp_path: Path) -> None:
@@ -293,14 +301,14 @@ def test_it_never_follows_a_symlinked_directory_out_of_a_bundle(tmp_path: Path) 
 
 def test_it_refuses_a_fifo_in_a_bundle_directory(tmp_path: Path) -> None:
     directory = hostile.write_bundle(tmp_path / "bundle", {"version.json": {"gitVersion": "v1"}})
-    hostile.fifo(directory / "pods.json")
+    hostile_archives.fifo(directory / "pods.json")
 
     refused_quickly(directory, "not a regular file")
 
 
 def test_it_refuses_a_truncated_archive_and_a_non_archive(tmp_path: Path) -> None:
     directory = hostile.write_bundle(tmp_path / "bundle", hostile.clean_files())
-    archive = hostile.tar_gz(directory, tmp_path / "bundle.tar.gz")
+    archive = hostile_archives.tar_gz(directory, tmp_path / "bundle.tar.gz")
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     text = tmp_path / "text.tar.gz"
@@ -318,9 +326,9 @@ def test_it_refuses_bombs_and_links_through_the_upload_form(engineer, tmp_path: 
     )
     upload = reverse("cluster_upload", args=[cluster.name])
     archives = [
-        (hostile.zip_bomb(tmp_path / "bomb.zip", members=10), "evidence.zip"),
-        (hostile.tar_gz_bomb(tmp_path / "bomb.tar.gz"), "evidence.tar.gz"),
-        (hostile.zip_with_symlink(tmp_path / "link.zip"), "evidence.zip"),
+        (hostile_archives.zip_bomb(tmp_path / "bomb.zip", members=10), "evidence.zip"),
+        (hostile_archives.tar_gz_bomb(tmp_path / "bomb.tar.gz"), "evidence.tar.gz"),
+        (hostile_archives.zip_with_symlink(tmp_path / "link.zip"), "evidence.zip"),
     ]
     for archive, name in archives:
         started = time.perf_counter()

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from clusters.models import Cluster
 from clusters.services import RegistrationError, cluster_register
+from clusters.tests import hostile_archives
 from clusters.tests import hostile_bundles as hostile
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def archive_of(tmp_path: Path, files: dict, name: str = "bundle.tar.gz") -> bytes:
     directory = hostile.write_bundle(tmp_path / name.replace(".", "-"), files)
-    return hostile.tar_gz(directory, tmp_path / name).read_bytes()
+    return hostile_archives.tar_gz(directory, tmp_path / name).read_bytes()
 
 
 def large_files() -> dict:
@@ -70,7 +71,7 @@ def test_it_leaves_nothing_behind_after_a_refused_upload(
     engineer, bundle_cluster: Cluster, tmp_path: Path, scratch: Path
 ) -> None:
     upload = reverse("cluster_upload", args=[bundle_cluster.name])
-    bomb = hostile.zip_bomb(tmp_path / "bomb.zip", members=10).read_bytes()
+    bomb = hostile_archives.zip_bomb(tmp_path / "bomb.zip", members=10).read_bytes()
     broken = b"\x1f\x8b" + b"not really gzip"
 
     for name, data in (("bomb.zip", bomb), ("broken.tar.gz", broken)):
