@@ -5,9 +5,10 @@ apiVersion, opaque continue tokens, Status bodies on errors) from plain dicts or
 bundle, with bearer-token auth and switches for the failures collection must survive: 403s,
 500s, slow pages, expired continue tokens, kinds that are not served.
 
-Discovery (`/apis`, `/apis/<group>`, `/apis/<group>/<version>`) answers as a real server does:
-built-in groups always, an add-on's group (Cilium, Calico, Trivy) only when the fake holds its
-objects or was told to fail listing them, i.e. when its CRD would be installed.
+Discovery (`/apis`, `/apis/<group>`, `/apis/<group>/<version>`, in fakeapi_discovery.py)
+answers as a real server does: built-in groups always, an add-on's group (Cilium, Calico,
+Trivy) only when the fake holds its objects or was told to fail listing them, i.e. when its
+CRD would be installed.
 
 Items are serialised once per kind on first use and pages are byte joins of those, so serving
 50,000 pods costs about what the JSON weighs, and the source dicts are released afterwards.
@@ -33,6 +34,7 @@ from clusters.bundles import ERRORS_FILE, recorded_errors, resource_key
 from clusters.inventory import KindStatus
 from clusters.kubeconfig import Credentials
 from clusters.resources import RESOURCES, Resource
+from clusters.tests.fakeapi_discovery import api_group_list, api_versions, discovery_document
 
 if TYPE_CHECKING:
     # A fault answers a request itself (clusters/tests/fakefaults.py); False: answer normally.
@@ -372,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/version":
             self._send(200, orjson.dumps(fake.version))
         elif path == "/api":
-            self._send(200, _api_versions())
+            self._send(200, api_versions())
         elif path == "/apis" and fake.discovery_status != 200:
             code = fake.discovery_status
             message = (
@@ -382,19 +384,19 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(code, status_body(code, message))
         elif path == "/apis":
-            self._send(200, _api_group_list(fake))
+            self._send(200, api_group_list(fake))
         elif path in fake.routes:
             self._send(*fake.routes[path])
         elif path in _BY_PATH and fake.serves(_BY_PATH[path]):
             self._list(_BY_PATH[path], query)
-        elif (discovered := _discovery_document(fake, path)) is not None:
+        elif (discovered := discovery_document(fake, path)) is not None:
             self._send(200, discovered)
         else:
             self._not_found()
 
     def _anonymous(self, path: str, code: int) -> None:
         if code == 200:
-            body = orjson.dumps(self.fake.version) if path == "/version" else _api_versions()
+            body = orjson.dumps(self.fake.version) if path == "/version" else api_versions()
             self._send(200, body)
         elif code == 403:
             message = f'forbidden: User "system:anonymous" cannot get path "{path}"'
@@ -463,73 +465,4 @@ def _forbidden_message(resource: Resource) -> str:
     return (
         f'{resource.plural} is forbidden: User "{SERVICE_ACCOUNT}" cannot list resource '
         f'"{resource.plural}" in API group "{resource.group}" at the cluster scope'
-    )
-
-
-def _api_versions() -> bytes:
-    return orjson.dumps(
-        {
-            "kind": "APIVersions",
-            "versions": ["v1"],
-            "serverAddressByClientCIDRs": [
-                {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}
-            ],
-        }
-    )
-
-
-def _served_versions(fake: FakeApiServer) -> dict[str, dict[str, list[Resource]]]:
-    """group -> version -> the resources discovery names there."""
-    served: dict[str, dict[str, list[Resource]]] = {}
-    for resource in RESOURCES:
-        if resource.group and fake.serves(resource):
-            served.setdefault(resource.group, {}).setdefault(resource.version, []).append(resource)
-    return served
-
-
-def _api_group(group: str, versions: Iterable[str]) -> JSON:
-    ordered = sorted(versions)
-    return {
-        "name": group,
-        "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in ordered],
-        "preferredVersion": {"groupVersion": f"{group}/{ordered[-1]}", "version": ordered[-1]},
-    }
-
-
-def _api_group_list(fake: FakeApiServer) -> bytes:
-    groups = [_api_group(group, versions) for group, versions in _served_versions(fake).items()]
-    return orjson.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-
-
-def _discovery_document(fake: FakeApiServer, path: str) -> bytes | None:
-    """`/apis/<group>` (APIGroup) or `/apis/<group>/<version>` (APIResourceList), if served."""
-    parts = path.split("/")  # "", "apis", group[, version]
-    if len(parts) not in (3, 4) or parts[1] != "apis":
-        return None
-    versions = _served_versions(fake).get(parts[2])
-    if versions is None:
-        return None
-    if len(parts) == 3:
-        return orjson.dumps(
-            {"kind": "APIGroup", "apiVersion": "v1", **_api_group(parts[2], versions)}
-        )
-    resources = versions.get(parts[3])
-    if resources is None:
-        return None
-    return orjson.dumps(
-        {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": f"{parts[2]}/{parts[3]}",
-            "resources": [
-                {
-                    "name": r.plural,
-                    "singularName": r.kind.lower(),
-                    "namespaced": r.namespaced,
-                    "kind": r.kind,
-                    "verbs": ["get", "list", "watch"],
-                }
-                for r in resources
-            ],
-        }
     )
