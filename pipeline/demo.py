@@ -37,7 +37,8 @@ from clusters.inventory import Inventory
 from clusters.models import Cluster, CollectionRun
 from compliance.services import waiver_approve, waiver_request
 from pipeline.collection import inventory_record
-from pipeline.demo_stories import STORIES, Story, inventory_copy, story_day
+from pipeline.demo_edits import inventory_copy
+from pipeline.demo_stories import STORIES, Story, story_day
 
 DEFAULT_DAYS = 90
 # Collections in the last week come four times a day, as a live cluster's schedule would; older

@@ -7,16 +7,21 @@ episode edits a copy of the bundle's inventory, the way the cluster would have l
 from __future__ import annotations
 
 import copy
-import hashlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from clusters.inventory import JSON, Inventory
-
-# Kubernetes names generated objects from this alphabet (rand.SafeEncodeString).
-_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+from pipeline.demo_edits import (
+    add,
+    before_rollout,
+    drop,
+    kubernetes_version,
+    meta,
+    named,
+    replace,
+    uid,
+)
 
 Edit = Callable[[Inventory], None]
 
@@ -62,202 +67,19 @@ def story_day(fraction: float, days: int) -> int:
     return max(1, round(fraction * days))
 
 
-# --- Editing a copy of the inventory -----------------------------------------------------------
-#
-# Variants share the bundle's object dicts; an edit replaces a resource's list and deep-copies
-# only the objects it changes, so the bundle's inventory is never modified.
-
-
-def inventory_copy(inventory: Inventory) -> Inventory:
-    # A new Inventory, not copy.copy: checks cache indexes in the instance's __dict__
-    # (posture.workloads), which must not leak from the bundle into a variant.
-    return Inventory(
-        version=dict(inventory.version) if inventory.version is not None else None,
-        objects=dict(inventory.objects),
-        kind_status=dict(inventory.kind_status),
-        kind_errors=dict(inventory.kind_errors),
-        anonymous_probe=inventory.anonymous_probe,
-        provider=dict(inventory.provider),
-        node_benchmarks=inventory.node_benchmarks,
-        source=inventory.source,
-    )
-
-
-def _meta(obj: JSON) -> JSON:
-    metadata: JSON = obj.get("metadata") or {}
-    return metadata
-
-
-def _named(obj: JSON, namespace: str, name: str) -> bool:
-    metadata = _meta(obj)
-    return bool(metadata.get("namespace", "") == namespace and metadata.get("name") == name)
-
-
-def _owner(obj: JSON) -> str:
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return str(ref.get("name", ""))
-    return ""
-
-
-def _drop(inventory: Inventory, key: str, unwanted: Callable[[JSON], bool]) -> None:
-    if inventory.has(key):
-        inventory.objects[key] = [obj for obj in inventory.items(key) if not unwanted(obj)]
-
-
-def _add(inventory: Inventory, key: str, *objects: JSON) -> None:
-    if inventory.has(key):
-        inventory.objects[key] = [*inventory.items(key), *objects]
-
-
-def _replace(inventory: Inventory, key: str, change: Callable[[JSON], JSON | None]) -> None:
-    """`change` returns a changed deep copy of an object, or None to keep the object as it is."""
-    if inventory.has(key):
-        inventory.objects[key] = [change(obj) or obj for obj in inventory.items(key)]
-
-
-def _uid(seed: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rampart-demo:{seed}"))
-
-
-def _suffix(seed: str) -> str:
-    digest = hashlib.sha256(seed.encode()).digest()
-    return "".join(_SAFE[byte % len(_SAFE)] for byte in digest[:5])
-
-
-def _set_images(pod_spec: JSON, images: dict[str, str]) -> None:
-    for container in pod_spec.get("containers") or []:
-        if container.get("name") in images:
-            container["image"] = images[container["name"]]
-
-
-def _before_rollout(
-    inventory: Inventory,
-    *,
-    namespace: str,
-    deployment: str,
-    previous: str,
-    images: dict[str, str] | None = None,
-) -> None:
-    """The Deployment as it ran before its latest rollout: its `previous` ReplicaSet's pods.
-
-    The current ReplicaSet did not exist yet; the previous one had its replicas, and their pods
-    its pod-template hash in their names. `images` (container -> image) is what the rollout
-    changed, if anything. Findings name the Deployment, so none of this may change them.
-    """
-    replicasets = inventory.items("replicasets")
-    current = {
-        _meta(rs)["name"]: rs
-        for rs in replicasets
-        if _meta(rs).get("namespace") == namespace
-        and _owner(rs) == deployment
-        and (rs.get("spec") or {}).get("replicas")
-        and _meta(rs)["name"] != previous
-    }
-    replicas = sum(int(rs["spec"]["replicas"]) for rs in current.values())
-    old_hash = previous.removeprefix(f"{deployment}-")
-    old_uid = _uid(f"{namespace}/{previous}")
-
-    def rolled_back_replicaset(rs: JSON) -> JSON:
-        rs = copy.deepcopy(rs)
-        _meta(rs)["uid"] = old_uid
-        rs["spec"]["replicas"] = replicas
-        rs["status"] = {"replicas": replicas}
-        if images:
-            _set_images(rs["spec"]["template"]["spec"], images)
-        return rs
-
-    inventory.objects["replicasets"] = [
-        rolled_back_replicaset(rs) if _named(rs, namespace, previous) else rs
-        for rs in replicasets
-        if _meta(rs)["name"] not in current or _meta(rs).get("namespace") != namespace
-    ]
-
-    def older_pod(pod: JSON) -> JSON | None:
-        if _meta(pod).get("namespace") != namespace or _owner(pod) not in current:
-            return None
-        pod = copy.deepcopy(pod)
-        metadata = _meta(pod)
-        name = f"{previous}-{_suffix(metadata['name'])}"
-        metadata.update(name=name, uid=_uid(f"{namespace}/{name}"))
-        metadata["labels"] = {**metadata.get("labels", {}), "pod-template-hash": old_hash}
-        metadata["generateName"] = f"{previous}-"
-        for ref in metadata.get("ownerReferences") or []:
-            if ref.get("controller"):
-                ref.update(name=previous, uid=old_uid)
-        if images:
-            _set_images(pod["spec"], images)
-            for status in (pod.get("status") or {}).get("containerStatuses") or []:
-                if status.get("name") in images:
-                    status["image"] = images[status["name"]]
-                    status.pop("imageID", None)
-        return pod
-
-    _replace(inventory, "pods", older_pod)
-    if images:
-
-        def older_template(obj: JSON) -> JSON | None:
-            if not _named(obj, namespace, deployment):
-                return None
-            obj = copy.deepcopy(obj)
-            _set_images(obj["spec"]["template"]["spec"], images)
-            return obj
-
-        _replace(inventory, "deployments", older_template)
-
-
-def _kubernetes_version(inventory: Inventory, *, git_version: str, runtime: str) -> None:
-    """The control plane, and every node that ran its version, at `git_version`."""
-    version = inventory.version or {}
-    current = str(version.get("gitVersion", ""))
-    minor = git_version.removeprefix("v").split(".")[1]
-    inventory.version = {
-        **version,
-        "gitVersion": git_version,
-        "minor": minor,
-        "emulationMinor": minor,
-        "minCompatibilityMinor": str(int(minor) - 1),
-        "gitCommit": hashlib.sha256(git_version.encode()).hexdigest()[:40],
-    }
-
-    def older_node(node: JSON) -> JSON | None:
-        info = (node.get("status") or {}).get("nodeInfo") or {}
-        if info.get("kubeletVersion") != current:
-            return None  # a node pool that was not upgraded with the control plane
-        node = copy.deepcopy(node)
-        node["status"]["nodeInfo"].update(
-            kubeletVersion=git_version, containerRuntimeVersion=runtime
-        )
-        return node
-
-    _replace(inventory, "nodes", older_node)
-    if "gke" in inventory.provider:
-        entry = copy.deepcopy(inventory.provider["gke"])
-        cluster = entry["cluster"]
-        plain, old_plain = current.removeprefix("v"), git_version.removeprefix("v")
-        if cluster.get("currentMasterVersion") == plain:
-            cluster["currentMasterVersion"] = old_plain
-        for pool in cluster.get("nodePools") or []:
-            if pool.get("version") == plain:
-                pool["version"] = old_plain
-        # GKE's upgrade info described the build of its day: not the bundle's.
-        entry.pop("upgradeInfo", None)
-        inventory.provider = {**inventory.provider, "gke": entry}
-
-
 # --- payments-prod: hardened over the quarter, one relapse ------------------------------------
 
 
 def _debug_pod(inventory: Inventory) -> None:
     """Someone's `kubectl debug --profile=sysadmin` left a privileged netshoot pod running."""
-    _add(
+    add(
         inventory,
         "pods",
         {
             "metadata": {
                 "name": "netshoot-debug",
                 "namespace": "ledger",
-                "uid": _uid("ledger/netshoot-debug"),
+                "uid": uid("ledger/netshoot-debug"),
                 "labels": {"run": "netshoot-debug"},
             },
             "spec": {
@@ -279,19 +101,19 @@ def _debug_pod(inventory: Inventory) -> None:
 
 def _release_bot_wildcard(inventory: Inventory) -> None:
     """The release pipeline's group was bound to a ClusterRole allowing * on * in *."""
-    _add(
+    add(
         inventory,
         "clusterroles",
         {
-            "metadata": {"name": "release-automation", "uid": _uid("clusterrole/release")},
+            "metadata": {"name": "release-automation", "uid": uid("clusterrole/release")},
             "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
         },
     )
-    _add(
+    add(
         inventory,
         "clusterrolebindings",
         {
-            "metadata": {"name": "release-automation", "uid": _uid("binding/release")},
+            "metadata": {"name": "release-automation", "uid": uid("binding/release")},
             "roleRef": {
                 "apiGroup": "rbac.authorization.k8s.io",
                 "kind": "ClusterRole",
@@ -310,33 +132,33 @@ def _release_bot_wildcard(inventory: Inventory) -> None:
 
 def _checkout_without_policies(inventory: Inventory) -> None:
     """The checkout namespace before its NetworkPolicies (default deny included) were added."""
-    _drop(inventory, "networkpolicies", lambda policy: _meta(policy).get("namespace") == "checkout")
+    drop(inventory, "networkpolicies", lambda policy: meta(policy).get("namespace") == "checkout")
 
 
 def _gatekeeper_failing_open(inventory: Inventory) -> None:
     """Gatekeeper's validating webhook with failurePolicy Ignore: it admits all when it is down."""
 
     def failing_open(configuration: JSON) -> JSON | None:
-        if not str(_meta(configuration).get("name", "")).startswith("gatekeeper-"):
+        if not str(meta(configuration).get("name", "")).startswith("gatekeeper-"):
             return None
         configuration = copy.deepcopy(configuration)
         for webhook in configuration.get("webhooks") or []:
             webhook["failurePolicy"] = "Ignore"
         return configuration
 
-    _replace(inventory, "validatingwebhookconfigurations", failing_open)
+    replace(inventory, "validatingwebhookconfigurations", failing_open)
 
 
 def _payments_on_1_34_1(inventory: Inventory) -> None:
-    _kubernetes_version(inventory, git_version="v1.34.1-gke.1389000", runtime="containerd://2.0.4")
+    kubernetes_version(inventory, git_version="v1.34.1-gke.1389000", runtime="containerd://2.0.4")
 
 
 def _payments_on_1_34_6(inventory: Inventory) -> None:
-    _kubernetes_version(inventory, git_version="v1.34.6-gke.1125000", runtime="containerd://2.0.4")
+    kubernetes_version(inventory, git_version="v1.34.6-gke.1125000", runtime="containerd://2.0.4")
 
 
 def _reconciler_before_rollout(inventory: Inventory) -> None:
-    _before_rollout(
+    before_rollout(
         inventory, namespace="ledger", deployment="reconciler", previous="reconciler-qgwcwrsvx7"
     )
 
@@ -346,7 +168,7 @@ def _reconciler_before_rollout(inventory: Inventory) -> None:
 
 def _frontend_pinned(inventory: Inventory) -> None:
     """web/frontend ran versioned images before a rollout switched it to :latest."""
-    _before_rollout(
+    before_rollout(
         inventory,
         namespace="web",
         deployment="frontend",
@@ -360,11 +182,11 @@ def _frontend_pinned(inventory: Inventory) -> None:
 
 def _web_default_deny(inventory: Inventory) -> None:
     """web had a default-deny policy, until it was deleted while debugging and never restored."""
-    _add(
+    add(
         inventory,
         "networkpolicies",
         {
-            "metadata": {"name": "default-deny", "namespace": "web", "uid": _uid("web/deny")},
+            "metadata": {"name": "default-deny", "namespace": "web", "uid": uid("web/deny")},
             "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         },
     )
@@ -377,38 +199,38 @@ def _no_dashboard(inventory: Inventory) -> None:
         inventory.objects[key] = [
             obj
             for obj in objects
-            if _meta(obj).get("namespace") != namespace
+            if meta(obj).get("namespace") != namespace
             and not (
                 key in ("namespaces", "clusterroles", "clusterrolebindings")
-                and str(_meta(obj).get("name", "")).startswith(namespace)
+                and str(meta(obj).get("name", "")).startswith(namespace)
             )
         ]
 
 
 def _no_anonymous_binding(inventory: Inventory) -> None:
     """Before `anonymous-view` bound system:unauthenticated to the view ClusterRole."""
-    _drop(inventory, "clusterrolebindings", lambda binding: _named(binding, "", "anonymous-view"))
+    drop(inventory, "clusterrolebindings", lambda binding: named(binding, "", "anonymous-view"))
 
 
 def _no_miner(inventory: Inventory) -> None:
     """Before the cryptominer `default/system-monitor` was deployed."""
 
     def miner(obj: JSON) -> bool:
-        metadata = _meta(obj)
+        metadata = meta(obj)
         return bool(
             metadata.get("namespace") == "default"
             and str(metadata.get("name", "")).startswith("system-monitor")
         )
 
     for key in ("deployments", "replicasets", "pods"):
-        _drop(inventory, key, miner)
+        drop(inventory, key, miner)
 
 
 # --- edge-dev: flat, partly unreadable ---------------------------------------------------------
 
 
 def _dev_site_before_rollout(inventory: Inventory) -> None:
-    _before_rollout(
+    before_rollout(
         inventory,
         namespace="web",
         deployment="dev-site",
@@ -419,7 +241,7 @@ def _dev_site_before_rollout(inventory: Inventory) -> None:
 
 def _no_scratch_pod(inventory: Inventory) -> None:
     """Before someone started the bare `default/scratch` pod mounting the node's root."""
-    _drop(inventory, "pods", lambda pod: _named(pod, "default", "scratch"))
+    drop(inventory, "pods", lambda pod: named(pod, "default", "scratch"))
 
 
 # --- orders-eks: a public endpoint opened, audit logs switched off ------------------------------
