@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -48,6 +49,10 @@ PDF_FLEET_CLUSTERS_CAP = 10
 PDF_FLEET_AFFECTED_CAP = 5
 # Findings listed per change table in the PDF (the counts are complete; the JSON has them all).
 PDF_CHANGES_CAP = 15
+# A reason this many checklist items share is printed once above the checklist and named by
+# its reference beside each item: a year's report of a cluster without node evidence otherwise
+# repeats one three-line sentence ninety times, about a third of the PDF's layout time.
+PDF_SHARED_REASON_MIN = 3
 
 
 def canonical(data: dict[str, Any]) -> bytes:
@@ -120,6 +125,7 @@ def trend_chart(trend: list[dict[str, Any]], *, start: str, end: str) -> str:
         height=230,
         y_label="%",
         chart_id="report-trend",
+        interactive=False,  # paper has no pointer: a year is two polylines, not 366 elements
     )
 
 
@@ -160,6 +166,7 @@ def pdf_context(data: dict[str, Any], *, fingerprint: str) -> dict[str, Any]:
                 data["summary"]["trend"], start=cover["window_start"], end=cover["period_end"]
             )
         ),
+        "shared_reasons": _shared_reasons(data["items"]),
         "sections": _sections(data["items"]),
         "failing": failing,
         "new": _capped(changes["new"], PDF_CHANGES_CAP),
@@ -170,6 +177,20 @@ def pdf_context(data: dict[str, Any], *, fingerprint: str) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "affected_cap": PDF_FLEET_AFFECTED_CAP if fleet else PDF_AFFECTED_CAP,
     }
+
+
+def _shared_reasons(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reasons many items give, in order of first use; each item gets `reason_ref`."""
+    uses = Counter(item["evidence_summary"] for item in items if item["evidence_summary"])
+    refs: dict[str, dict[str, Any]] = {}
+    for item in items:
+        reason = item["evidence_summary"]
+        if uses[reason] >= PDF_SHARED_REASON_MIN and reason:
+            shared = refs.setdefault(
+                reason, {"ref": f"R{len(refs) + 1}", "text": reason, "items": uses[reason]}
+            )
+            item["reason_ref"] = shared["ref"]
+    return list(refs.values())
 
 
 def _sections(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
