@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import ssl
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -204,11 +205,17 @@ def _sections(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render_pdf(data: dict[str, Any], *, fingerprint: str) -> Rendered:
     from weasyprint import CSS, HTML  # loaded by the worker that renders, not by every page
+    from weasyprint.urls import URLFetcher
 
     # A copy: the context adds what the PDF shows (capped lists) to the data's rows.
     context = pdf_context(orjson.loads(canonical(data)), fingerprint=fingerprint)
     html = render_to_string("compliance/reports/report.html", context)
-    document = HTML(string=html).render(stylesheets=[CSS(filename=str(STYLESHEET))])
+    # The report references nothing outside itself: one fetcher that refuses every URL (no file
+    # or network read on behalf of stored text), with a bare TLS context, since WeasyPrint's
+    # default fetcher loads the system CA store for each document and stylesheet it opens.
+    fetcher = URLFetcher(allowed_protocols=(), ssl_context=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=fetcher)
+    document = HTML(string=html, url_fetcher=fetcher).render(stylesheets=[stylesheet])
     return Rendered(document.write_pdf(), pages=len(document.pages))
 
 
