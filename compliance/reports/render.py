@@ -16,9 +16,11 @@ computed before rendering and printed in the PDF.
 from __future__ import annotations
 
 import csv
+import ctypes.util
 import hashlib
 import io
 import ssl
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -203,7 +205,30 @@ def _sections(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sections
 
 
+def weasyprint_import() -> None:
+    """Import WeasyPrint (once per process) without its shared-library search on Linux.
+
+    WeasyPrint tries each of GObject, Pango, HarfBuzz, fontconfig... under six platform names;
+    for every name dlopen cannot open as given, cffi asks ctypes.util.find_library, which on
+    Linux runs ldconfig, gcc and ld: 54 processes and 0.3-0.4 s of each report's start-up. The
+    Linux sonames (libpango-1.0.so.0, ...) come later in each list and open directly, so during
+    the import the search answers "not found". Where they do not open (an unusual layout), the
+    import is done again with the real search.
+    """
+    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
+        return
+    search = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: None
+    try:
+        import weasyprint  # noqa: F401
+    except OSError:
+        pass  # imported below with the real search
+    finally:
+        ctypes.util.find_library = search
+
+
 def render_pdf(data: dict[str, Any], *, fingerprint: str) -> Rendered:
+    weasyprint_import()
     from weasyprint import CSS, HTML  # loaded by the worker that renders, not by every page
     from weasyprint.urls import URLFetcher
 
