@@ -56,6 +56,8 @@ PDF_CHANGES_CAP = 15
 # its reference beside each item: a year's report of a cluster without node evidence otherwise
 # repeats one three-line sentence ninety times, about a third of the PDF's layout time.
 PDF_SHARED_REASON_MIN = 3
+# ...when it is longer than this: a short one ("unknown on 100") prints where it is used.
+PDF_SHARED_REASON_CHARS = 80
 
 
 def canonical(data: dict[str, Any]) -> bytes:
@@ -188,7 +190,7 @@ def _shared_reasons(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     refs: dict[str, dict[str, Any]] = {}
     for item in items:
         reason = item["evidence_summary"]
-        if uses[reason] >= PDF_SHARED_REASON_MIN and reason:
+        if uses[reason] >= PDF_SHARED_REASON_MIN and len(reason) > PDF_SHARED_REASON_CHARS:
             shared = refs.setdefault(
                 reason, {"ref": f"R{len(refs) + 1}", "text": reason, "items": uses[reason]}
             )

@@ -7,7 +7,10 @@ from typing import Any
 
 from compliance.reports.render import PDF_SHARED_REASON_MIN, _shared_reasons, weasyprint_import
 
-NODE = "needs node-level evidence (no kube-bench results imported)"
+NODE = (
+    "needs node-level evidence (no kube-bench results imported): import kube-bench --json "
+    "output (kube-bench/<node>.json in a bundle, an upload on the cluster page)"
+)
 
 
 def item(item_id: str, reason: str) -> dict[str, Any]:
@@ -24,8 +27,9 @@ def test_it_prints_a_reason_many_items_share_once_and_names_it_beside_each() -> 
     assert [row.get("reason_ref") for row in items] == ["R1"] * 3 + [None, None, "R1"]
 
 
-def test_it_keeps_reasons_fewer_items_share_beside_their_items() -> None:
+def test_it_keeps_reasons_few_items_share_or_short_ones_beside_their_items() -> None:
     items = [item("1.1", NODE), item("1.2", NODE)]
+    items += [item(f"2.{n}", "unknown on 100") for n in range(PDF_SHARED_REASON_MIN)]
 
     assert _shared_reasons(items) == []
     assert all("reason_ref" not in row for row in items)
