@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import ctypes.util
+import gc
 from typing import Any
 
-from compliance.reports.render import PDF_SHARED_REASON_MIN, _shared_reasons, weasyprint_import
+from compliance.reports.render import (
+    PDF_SHARED_REASON_MIN,
+    _shared_reasons,
+    gc_paused,
+    weasyprint_import,
+)
 
 NODE = (
     "needs node-level evidence (no kube-bench results imported): import kube-bench --json "
@@ -44,3 +50,18 @@ def test_it_imports_weasyprint_and_gives_the_library_search_back() -> None:
 
     assert ctypes.util.find_library is search
     assert weasyprint.HTML(string="<p>x</p>").write_pdf().startswith(b"%PDF")
+
+
+def test_it_pauses_the_cyclic_collector_for_a_build_and_leaves_it_as_it_was() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller that paused it keeps it paused
+    finally:
+        gc.enable()
