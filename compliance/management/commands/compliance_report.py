@@ -11,6 +11,7 @@ and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import gc
 import getpass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,11 @@ class Command(BaseCommand):
             f"{report.guide} on {report.scope_label}, {report.period_label}; "
             f"file sha256 {report.file_sha256}"
         )
+        if getattr(self, "_called_from_command_line", False):
+            # The process exits next, and the interpreter's last collection would walk every
+            # live object (Django's, WeasyPrint's, the report's): ~0.5 s of waiting for nothing.
+            # Frozen objects are skipped. Not under call_command, whose caller lives on.
+            gc.freeze()
 
     def _request(self, options: dict[str, Any]) -> tuple[Any, Path, str]:
         name, fleet = options["name"], options["fleet"]
