@@ -8,12 +8,15 @@ daily rollups), then measured with GNU time:
              --output x.pdf                                    target <= 5 s, <= 400 MB
     fleet    manage.py compliance_report --fleet --guide G ... --output x.pdf    <= 60 s
 
-Also a cluster's CSV and JSON. Each issued PDF is checked with `--verify`. The section clears
+Also a cluster's CSV and JSON. Each issued PDF is checked with `--verify`. The floor,
+measured in the same run, is bench.report_floor: Django set up, WeasyPrint imported, a one-line
+PDF written; a case's `over_floor` is its median wall time less the floor's. The section clears
 the history others generated before writing its own fleet, so it runs last.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
@@ -75,6 +78,19 @@ def run(
         "generated_seconds": round(generated.seconds, 1),
         "cases": {},
     }
+    floor = [
+        run_measured([PYTHON, "-m", "bench.report_floor"], env=child_env()) for _ in range(repeats)
+    ]
+    if any(measured.returncode for measured in floor):
+        raise RuntimeError(f"reports floor failed: {floor[0].stderr.strip()[-500:]}")
+    results["floor"] = {
+        "runs": [measured.figures() for measured in floor],
+        "median": {
+            key: median(float(getattr(measured, key)) for measured in floor)
+            for key in ("wall_s", "cpu_s", "peak_rss_mb")
+        },
+    }
+    log(f"reports: floor {results['floor']['median']['wall_s']} s")
     for case, argv in cases.items():
         runs: list[dict[str, Any]] = []
         for repeat in range(repeats):
@@ -106,6 +122,7 @@ def run(
             "pages": runs[0]["pages"],
             "bytes": runs[0]["bytes"],
             "verified": all(run["verified"] for run in runs),
+            "load_average": os.getloadavg(),
         }
     started = time.perf_counter()
     history.history_clear()

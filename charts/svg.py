@@ -114,11 +114,15 @@ def line_chart(
     x_start: date | None = None,
     x_end: date | None = None,
     chart_id: str | None = None,
+    interactive: bool = True,
 ) -> str:
     """Time series on one value axis, e.g. overall and per-area scores or coverage (0-100).
 
     Points outside [x_start, x_end] are left out; the axis spans the data when those are None.
     Values beyond [y_min, y_max] are drawn at the edge and reported exactly in tooltips.
+    `interactive=False` is for print: no tooltips, hover strips or per-point circles (a value
+    between two gaps still gets its dot), so a PDF lays out one polyline per run, not an element
+    per day.
     """
     check_size(width, height)
     chart_id = resolve_chart_id(chart_id, title)
@@ -166,10 +170,10 @@ def line_chart(
         _markers(shown, captions, caption_rows, times, plot),
     ]
     body += [
-        _line(line, points, colour, times, values, light=not dense)
+        _line(line, points, colour, times, values, light=interactive and not dense)
         for line, points, colour in zip(series, placed, colours, strict=True)
     ]
-    if dense:
+    if dense and interactive:
         body.append(_line_hover(series, placed, times, plot))
     summary = _line_summary(series, placed, shown)
     return document(

@@ -325,3 +325,16 @@ def test_it_keeps_a_year_of_six_series_under_sixty_kilobytes() -> None:
     markup = line_chart(title="Posture this year", series=year)
 
     assert len(markup.encode()) < 60_000
+
+
+def test_it_draws_for_print_without_tooltips_hover_strips_or_circles() -> None:
+    week = Series("Score", daily(70, 71, None, 72, None, 74, 75), "series-overall")
+    year = Series("Coverage", daily(*[90.0] * 365), "series-coverage")
+    for series in (week, year):
+        root = parse(line_chart(title="Trend", series=[series], interactive=False))
+
+        assert not tooltips(root)
+        assert not with_class(root, "g", "chart-hover")
+        assert polyline_points(with_class(root, "polyline", "chart-line")[0])
+    lone = parse(line_chart(title="Trend", series=[week], interactive=False))
+    assert len(elements(lone, "circle")) == 1  # 72 between two gaps still shows

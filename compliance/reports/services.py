@@ -27,7 +27,7 @@ from clusters.models import Cluster
 from compliance.models import AuditEvent, Report
 from compliance.reports.data import cluster_report
 from compliance.reports.fleet import fleet_report
-from compliance.reports.render import content_sha256, render
+from compliance.reports.render import content_sha256, gc_paused, render
 from compliance.reports.scope import Scope, ScopeError, scope_build
 from compliance.services import Person, account
 
@@ -140,15 +140,16 @@ def _write(report: Report, content: bytes) -> str:
 def _build(report: Report) -> bytes:
     progress = _progress(report)
     progress(5, "reading stored verdicts")
-    data = report_data(
-        scope_of(report),
-        generated_by=report.generated_by_name,
-        generated_at=report.created_at,
-        progress=progress,
-    )
-    fingerprint = content_sha256(data)
-    progress(70, f"rendering {report.format.upper()}")
-    rendered = render(data, format=report.format, fingerprint=fingerprint)
+    with gc_paused():
+        data = report_data(
+            scope_of(report),
+            generated_by=report.generated_by_name,
+            generated_at=report.created_at,
+            progress=progress,
+        )
+        fingerprint = content_sha256(data)
+        progress(70, f"rendering {report.format.upper()}")
+        rendered = render(data, format=report.format, fingerprint=fingerprint)
     progress(95, "storing the file")
     report.file_path = _write(report, rendered.content)
     report.file_size = len(rendered.content)
