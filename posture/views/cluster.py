@@ -22,6 +22,7 @@ from clusters.rows import (
     url_for_each,
 )
 from posture.checks.base import Area, Severity
+from posture.page_data import cluster_posture_page
 from posture.scoring import MIN_COVERAGE, MIN_JUDGED, too_little_data
 from posture.status import UNJUDGED, Status
 from posture.verdicts import CheckView, check_views, gap_lines, reference_rows, waivers_applied
@@ -163,7 +164,9 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
     )
     context = {
         **runs_context(cluster),
-        **cluster_posture(cluster, can_request_waiver=can_request_waiver),
+        **cluster_posture_page(
+            cluster, build=cluster_posture, can_request_waiver=can_request_waiver
+        ),
         "owners": list(cluster.owners.order_by("email")),
         "upload_form": BundleUploadForm(),
         "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),

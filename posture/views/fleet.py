@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
     F,
@@ -30,6 +30,7 @@ from django.views.decorators.http import require_GET
 
 from clusters.forms import NEVER_COLLECTED, SORTS, FleetFilterForm
 from clusters.models import Cluster, CollectionRun
+from clusters.page_cache import page_cached
 from posture.models import Evaluation
 from posture.rows import fleet_rows
 from posture.scoring import score_grade
@@ -172,6 +173,25 @@ def fleet_summary(*, now: Any = None) -> dict[str, Any]:
     }
 
 
+def fleet_page(*, filters: dict[str, str], number: str | None) -> tuple[Page[Any], list[Any]]:
+    """One page of the fleet table and its rows, from the shared cache between writes."""
+
+    def build() -> dict[str, Any]:
+        page = Paginator(fleet_clusters(filters=filters), FLEET_PAGE_SIZE).get_page(number)
+        clusters = list(page.object_list)
+        return {
+            "count": page.paginator.count,
+            "number": page.number,
+            "clusters": clusters,
+            "rows": fleet_rows(clusters),
+        }
+
+    data = page_cached("fleet", parts=(sorted(filters.items()), number), build=build)
+    # A paginator over range(count) pages exactly as the queryset did, without its rows.
+    paginator = Paginator(range(data["count"]), FLEET_PAGE_SIZE)
+    return Page(data["clusters"], data["number"], paginator), data["rows"]
+
+
 @require_GET
 def fleet(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("clusters.view_cluster"):
@@ -179,9 +199,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
     environments = Cluster.objects.environments()
     form = FleetFilterForm(request.GET, environments=environments)
     filters = form.filters()
-    page = Paginator(fleet_clusters(filters=filters), FLEET_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page, rows = fleet_page(filters=filters, number=request.GET.get("page"))
     return render(
         request,
         "clusters/fleet.html",
@@ -189,8 +207,10 @@ def fleet(request: HttpRequest) -> HttpResponse:
             "form": form,
             "filters": filters,
             "page": page,
-            "rows": fleet_rows(page.object_list),
+            "rows": rows,
             "trend_days": TREND_WINDOW.days,
-            "summary": fleet_summary(),
+            # Stale counts move with the clock too; entries expire after
+            # RAMPART_PAGE_CACHE_SECONDS, which bounds how late a cluster turns stale here.
+            "summary": page_cached("fleet-summary", build=fleet_summary),
         },
     )
