@@ -85,11 +85,13 @@ def page_cached[T](
     build: Callable[[], T],
     cluster_id: int | None = None,
     parts: Iterable[object] = (),
+    keep: Callable[[T], bool] = lambda _: True,
 ) -> T:
     """`build()`'s result for this page, from the cache while nothing it reads has changed.
 
     A cluster's data is keyed by that cluster's version, fleet data by the fleet's (which
     every cluster's change bumps). `parts` tell apart variants of one page (filters, page).
+    A value `keep` refuses is served once and not kept (it may change without a write).
     """
     scope = _scope(cluster_id)
     try:
@@ -106,6 +108,8 @@ def page_cached[T](
     if found is not None:
         return found  # type: ignore[no-any-return]
     value = build()
+    if not keep(value):
+        return value
     try:
         cache.set(key, value, timeout=settings.RAMPART_PAGE_CACHE_SECONDS)
     except CACHE_ERRORS:

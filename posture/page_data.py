@@ -18,8 +18,11 @@ from django.template.loader import render_to_string
 
 from clusters.models import Cluster
 from clusters.page_cache import page_cached
+from clusters.rows import runs_context
 
 CHECK_TEMPLATE = "clusters/_check.html"
+POSTURE_TEMPLATE = "clusters/_posture.html"
+RUNS_TEMPLATE = "clusters/_runs.html"
 
 
 def cluster_posture_page(
@@ -28,7 +31,8 @@ def cluster_posture_page(
     build: Callable[..., dict[str, Any]],
     can_request_waiver: bool,
 ) -> dict[str, Any]:
-    """`build(cluster, can_request_waiver=...)`'s posture, each check's article as `html`."""
+    """`build(cluster, can_request_waiver=...)`'s posture with its section rendered as
+    `posture_html`."""
 
     def built() -> dict[str, Any]:
         posture = build(cluster, can_request_waiver=can_request_waiver)
@@ -37,6 +41,13 @@ def cluster_posture_page(
                 check["html"] = render_to_string(
                     CHECK_TEMPLATE, {"check": check, "cluster": cluster}
                 )
+        # The whole section too: its tables and loops cost as much again as the articles.
+        posture["posture_html"] = render_to_string(
+            POSTURE_TEMPLATE, {**posture, "cluster": cluster}
+        )
+        for area in posture["areas"]:
+            for check in area["checks"]:
+                del check["html"]  # in posture_html: kept once, not read twice from the cache
         return posture
 
     return page_cached(
@@ -45,4 +56,26 @@ def cluster_posture_page(
         # The waiver links and boxes are in the rendered articles: one entry per answer.
         parts=(("can_request_waiver", can_request_waiver),),
         build=built,
+    )
+
+
+def cluster_runs_page(cluster: Cluster) -> dict[str, Any]:
+    """The collection history as `runs_html`, from the shared cache while no run is active.
+
+    A run's claim, finish and failure bump the cluster's version; its progress messages do
+    not, so a history with an active run is rendered on every read (the page polls it then).
+    """
+
+    def build() -> dict[str, Any]:
+        context = runs_context(cluster)
+        return {
+            "any_active": context["any_active"],
+            "runs_html": render_to_string(RUNS_TEMPLATE, context),
+        }
+
+    return page_cached(
+        "cluster-runs",
+        cluster_id=cluster.pk,
+        build=build,
+        keep=lambda built: not built["any_active"],
     )
