@@ -8,7 +8,10 @@ page's actions (which depend on the reader's permissions) are rendered per reque
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 
 from clusters.models import Cluster
 from clusters.page_cache import page_cached
@@ -19,21 +22,37 @@ from posture.guides import Guide
 SECTIONS_TEMPLATE = "compliance/_checklist_sections.html"
 
 
-def checklist_page(*, cluster: Cluster, guide: Guide) -> tuple[Checklist, str, str]:
-    """The guide's checklist for the cluster, the distribution it was judged as, and its
-    sections rendered (nothing in them depends on who reads them)."""
+def checklist_page(*, cluster: Cluster, guide: Guide) -> dict[str, Any]:
+    """What the checklist page shows: the distribution the cluster was judged as, the status
+    counts and the sections rendered (nothing in them depends on who reads them).
 
-    def build() -> tuple[Checklist, str, str]:
+    `checklist`, the rows themselves, is in the rendered sections already: read (or built)
+    only if something asks for it, which the template does not.
+    """
+
+    def rows() -> Checklist:
         state = cluster_state(cluster)
-        rows = checklist(guide, state)
+        built = checklist(guide, state)
+        built.distribution = state.distribution  # type: ignore[attr-defined]
         # One reverse() per link would cost more than the rest of the page's rows (issue 5).
         item_url = url_for_each("checklist_item", "item_id", name=cluster.name, guide=guide.slug)
         check_url = url_for_each("check_detail", "check_id", name=cluster.name)
-        for row in rows.rows:
+        for row in built.rows:
             row.url = item_url(row.item.id)
             for check in row.checks:
                 check.url = check_url(check.check_id)
-        html = render_to_string(SECTIONS_TEMPLATE, {"checklist": rows})
-        return rows, state.distribution, html
+        return built
 
-    return page_cached("checklist", cluster_id=cluster.pk, parts=(guide.slug,), build=build)
+    def full() -> Checklist:
+        return page_cached("checklist-rows", cluster_id=cluster.pk, parts=(guide.slug,), build=rows)
+
+    def page() -> dict[str, Any]:
+        built = rows()
+        return {
+            "distribution": built.distribution,  # type: ignore[attr-defined]
+            "counts": built.counts(),
+            "sections_html": render_to_string(SECTIONS_TEMPLATE, {"checklist": built}),
+        }
+
+    shown = page_cached("checklist", cluster_id=cluster.pk, parts=(guide.slug,), build=page)
+    return {**shown, "guide": guide, "checklist": SimpleLazyObject(full)}

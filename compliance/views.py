@@ -80,12 +80,9 @@ def guide_index(request: HttpRequest, name: str) -> HttpResponse:
 def checklist_view(request: HttpRequest, name: str, guide: str) -> HttpResponse:
     cluster = _get_cluster(request, name)
     found = _get_guide(guide)
-    rows, distribution, sections_html = checklist_page(cluster=cluster, guide=found)
     context = {
         "cluster": cluster,
-        "checklist": rows,
-        "sections_html": sections_html,
-        "distribution": distribution,
+        **checklist_page(cluster=cluster, guide=found),
         "statuses": {status.value: status.label for status in Status},
     }
     return render(request, "compliance/checklist.html", context)

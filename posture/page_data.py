@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 
 from clusters.models import Cluster
 from clusters.page_cache import page_cached
@@ -23,6 +24,7 @@ from clusters.rows import runs_context
 CHECK_TEMPLATE = "clusters/_check.html"
 POSTURE_TEMPLATE = "clusters/_posture.html"
 RUNS_TEMPLATE = "clusters/_runs.html"
+_LAZY = ("areas", "failing", "evaluation")
 
 
 def cluster_posture_page(
@@ -32,9 +34,15 @@ def cluster_posture_page(
     can_request_waiver: bool,
 ) -> dict[str, Any]:
     """`build(cluster, can_request_waiver=...)`'s posture with its section rendered as
-    `posture_html`."""
+    `posture_html`.
 
-    def built() -> dict[str, Any]:
+    What every request reads from the cache is the rendered section and the figures beside
+    it, a third of the whole: the rows by area (`areas`, `failing`) are already in the HTML, so
+    they are read (or built) only if something asks for them, which no template does.
+    """
+    parts = (("can_request_waiver", can_request_waiver),)
+
+    def full() -> dict[str, Any]:
         posture = build(cluster, can_request_waiver=can_request_waiver)
         for area in posture["areas"]:
             for check in area["checks"]:
@@ -50,13 +58,27 @@ def cluster_posture_page(
                 del check["html"]  # in posture_html: kept once, not read twice from the cache
         return posture
 
-    return page_cached(
+    def rows(key: str) -> Any:
+        return SimpleLazyObject(
+            lambda: page_cached(
+                "cluster-posture-rows", cluster_id=cluster.pk, parts=parts, build=full
+            )[key]
+        )
+
+    def section() -> dict[str, Any]:
+        # The evaluation is the view's own (the cluster's latest): never pickled with its sets.
+        return {key: value for key, value in full().items() if key not in _LAZY}
+
+    posture = page_cached(
         "cluster-posture",
         cluster_id=cluster.pk,
         # The waiver links and boxes are in the rendered articles: one entry per answer.
-        parts=(("can_request_waiver", can_request_waiver),),
-        build=built,
+        parts=parts,
+        build=section,
     )
+    return {**posture, "evaluation": cluster.latest_evaluation} | {
+        key: rows(key) for key in ("areas", "failing")
+    }
 
 
 def cluster_runs_page(cluster: Cluster) -> dict[str, Any]:
