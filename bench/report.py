@@ -267,6 +267,16 @@ def _pages(data: dict[str, Any]) -> list[Row]:
             )
             continue
         med = data["median"][page]
+        floor = next((m for p, m in data["median"].items() if p.startswith("floor")), None)
+        # The machine is shared: a page's throughput against the floor's in the same run is
+        # what compares between runs; the floor row names the server it was measured on.
+        relative = (
+            f", gunicorn {data.get('gunicorn', '--workers 2 (before BENCH_GUNICORN_ARGS)')}"
+            if page.startswith("floor")
+            else f", {med['rps'] / floor['rps']:.2f} of the floor's req/s"
+            if floor and floor["rps"]
+            else ""
+        )
         out.append(
             (
                 "pages",
@@ -276,7 +286,7 @@ def _pages(data: dict[str, Any]) -> list[Row]:
                 "",
                 f"p50 {_n(med['p50_ms'], 1)} ms, p95 {_n(med['p95_ms'], 1)} ms, "
                 f"p99 {_n(med.get('p99_ms'), 1)} ms, "
-                f"{_n(med['rps'], 0)} req/s, {med['failures']} failed",
+                f"{_n(med['rps'], 0)} req/s, {med['failures']} failed{relative}",
                 "" if page.startswith("floor") else "p95 <= 100 ms",
                 ""
                 if page.startswith("floor")

@@ -157,7 +157,8 @@ def cluster_posture(cluster: Cluster, *, can_request_waiver: bool = False) -> di
 
 @require_GET
 def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
-    cluster = get_cluster_for_user(request, name)
+    # The posture is read from the page cache: its sets are loaded only to build it.
+    cluster = get_cluster_for_user(request, name, with_sets=False)
     user = request.user
     can_request_waiver = user.has_perm("compliance.add_waiver") and user.has_perm(
         "compliance.view_attestation"
