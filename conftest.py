@@ -41,6 +41,11 @@ def _persona(django_user_model, username, role):
     client = Client()
     client.force_login(user)
     client.user = user  # type: ignore[attr-defined]
+    # As in a running server after the person's first page: the permission set is in the cache
+    # (accounts.auth_cache), so query counts are the pages' own.
+    from accounts.auth_cache import permissions_load
+
+    permissions_load(django_user_model.objects.get(pk=user.pk))
     return client
 
 

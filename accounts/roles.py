@@ -83,8 +83,11 @@ def user_role(user: object) -> str:
     """The role to show a person; decisions use permissions, not this name."""
     if getattr(user, "is_superuser", False):
         return ADMIN
-    groups = getattr(user, "groups", None)
-    names = {group.name for group in groups.all()} if groups is not None else set()
+    # Put on the user from the shared cache on each request (accounts.auth_cache).
+    names = set(getattr(user, "group_names", ()))
+    if not hasattr(user, "group_names"):
+        groups = getattr(user, "groups", None)
+        names = {group.name for group in groups.all()} if groups is not None else set()
     for role in ROLE_ORDER:
         if role in names:
             return role

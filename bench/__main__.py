@@ -13,7 +13,9 @@ cProfile and writes the profiles to bench/results/.
 reports issues compliance reports with `manage.py compliance_report` as whole processes (a
 year's report of one cluster, a fleet report of 100 clusters) on a fleet of its own; it runs
 last. pages and storage share one generated fleet (bench/history.py); storage runs after pages,
-because it prunes that history.
+because it prunes that history. On PostgreSQL the pages section keeps the generated fleet in a
+database of its own and copies it back on the next run while the schema and the generator are
+unchanged (bench/dataset.py); BENCH_DATASET_DATABASE names it.
 
 Results (every repetition, medians, ratios, the machine) go to bench/results/latest.json
 (smoke runs: bench/results/smoke.json, so they never overwrite a full run).
@@ -141,6 +143,7 @@ def main(argv: list[str]) -> int:
                 days=args.history_days,
                 seconds=args.load_seconds,
                 repeats=args.repeats,
+                keep=not args.smoke,  # smoke sizes generate in seconds: nothing worth keeping
                 log=_log,
             )
         if "storage" in args.only:

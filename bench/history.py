@@ -81,6 +81,18 @@ class Generated:
         self.writing += other.writing
         self.rows.update(other.rows)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Generated:
+        """The figures as_dict gave, back (a kept dataset's, bench.dataset)."""
+        return cls(
+            clusters=data["clusters"],
+            seconds=data["seconds"],
+            cpu_seconds=data["cpu_seconds"],
+            blocked=data["waiting_for_database_seconds"],
+            writing=data["writing_seconds"],
+            rows=Counter(data["rows"]),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         total = sum(self.rows.values())
         return {

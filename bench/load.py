@@ -43,7 +43,8 @@ def _wrk(url: str, cookie: str, connections: int, seconds: float, workdir: Path)
         [
             "wrk",
             "-t",
-            "1",
+            "2",
+            "--latency",
             "-c",
             str(connections),
             "-d",

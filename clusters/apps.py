@@ -6,4 +6,12 @@ class ClustersConfig(AppConfig):
     verbose_name = "Clusters and collections"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from clusters import system_checks  # noqa: F401  (registers the checks)
+        from clusters.models import Cluster
+        from clusters.page_cache import cluster_saved_or_deleted
+
+        # Invalidation, not behaviour: the cached pages must drop a cluster however it goes.
+        for signal in (post_save, post_delete):
+            signal.connect(cluster_saved_or_deleted, sender=Cluster, dispatch_uid="page-cache")

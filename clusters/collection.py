@@ -33,6 +33,7 @@ from django.utils import timezone
 from clusters.distribution import distribution_of
 from clusters.inventory import Inventory, KindStatus
 from clusters.models import Cluster, CollectionRun
+from clusters.page_cache import page_data_changed
 from clusters.redaction import redact
 from clusters.resources import EXTRA_INPUTS
 
@@ -83,7 +84,9 @@ def run_claim(run_id: int, *, reclaim_running: bool = False) -> CollectionRun | 
     )
     if not claimed:
         return None
-    return CollectionRun.objects.select_related("cluster").get(pk=run_id)
+    run = CollectionRun.objects.select_related("cluster").get(pk=run_id)
+    page_data_changed(cluster_id=run.cluster_id)
+    return run
 
 
 def run_is_alive(run_id: int) -> bool:
@@ -160,6 +163,7 @@ def run_requeue(run: CollectionRun, reason: str) -> None:
         last_error=redact(reason)[:5000],
         progress="will retry",
     )
+    page_data_changed(cluster_id=run.cluster_id)
 
 
 def run_fail(run: CollectionRun, error: str) -> CollectionRun:
@@ -169,6 +173,7 @@ def run_fail(run: CollectionRun, error: str) -> CollectionRun:
         last_error=redact(error)[:5000],  # errors quote servers, files and tracebacks
         progress="",
     )
+    page_data_changed(cluster_id=run.cluster_id)
     run.refresh_from_db()
     return run
 
@@ -219,6 +224,7 @@ def run_finish(
     Cluster.objects.filter(pk=run.cluster_id).update(
         latest_run=run, latest_evaluation_id=evaluation_id
     )
+    page_data_changed(cluster_id=run.cluster_id)
 
 
 REAPED_PREFIX = "the worker collecting this cluster stopped"
@@ -266,13 +272,18 @@ def runs_fail_stale(*, older_than: timedelta | None = None, cluster_id: int | No
             reaped += 1
             logger.warning("reaped collection run %s: its worker died", run_id)
             _due_again(cluster_id=dead_cluster, reaped_run=run_id, now=now)
-    stale_pending = runs.filter(
+            page_data_changed(cluster_id=dead_cluster)  # its pages show the run failed
+    pending = runs.filter(
         status=CollectionRun.Status.PENDING, created_at__lt=now - timedelta(days=1)
-    ).update(
+    )
+    pending_clusters = set(pending.values_list("cluster_id", flat=True))
+    stale_pending = pending.update(
         status=CollectionRun.Status.FAILED,
         finished_at=now,
         last_error="no worker picked this run up within a day; is a Celery worker running?",
     )
+    for pending_cluster in pending_clusters if stale_pending else ():
+        page_data_changed(cluster_id=pending_cluster)
     return reaped + stale_pending
 
 

@@ -25,6 +25,8 @@ from django.utils.timezone import localtime
 from clusters.models import Cluster, CollectionRun
 
 RUN_STATUS_LABELS = dict(CollectionRun.Status.choices)
+_FIELDS_HTML: dict[tuple[Any, ...], str] = {}
+_FIELDS_HTML_MAX = 512
 _PLACEHOLDER = "PLACEHOLDER"  # a valid slug and str path argument
 _URL_SAFE = RFC3986_SUBDELIMS + "/~:@"  # what reverse() leaves unquoted
 
@@ -210,9 +212,30 @@ def provider_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
         "provider_documents": documents,
         "provider_inputs": inputs,
         "can_edit_provider": can_edit,
-        "provider_link_form": ProviderLinkForm(initial=initial) if can_edit else None,
-        "provider_document_form": ProviderDocumentForm() if can_edit else None,
+        "provider_link_fields": fields_html(ProviderLinkForm(initial=initial)) if can_edit else "",
+        "provider_document_fields": fields_html(ProviderDocumentForm()) if can_edit else "",
     }
+
+
+def fields_html(form: Any, *names: str, key: tuple[Any, ...] = ()) -> str:
+    """The form's fields (`names`, or all) as the templates print them, each in its
+    `<div class="field">`, rendered once per process for each form class and state.
+
+    Django renders every field through three templates; the cluster page shows a dozen fields
+    to whoever may edit, at more cost than the rest of its live part. The rendering depends on
+    the form's class, its data or initial values and its choices only (no form token, no
+    reader): `key` names whatever else the caller's form reads (choices from the database).
+    """
+    state = sorted(form.data.lists()) if form.is_bound else sorted(form.initial.items())
+    memo = (type(form), form.is_bound, repr(state), names, key)
+    found = _FIELDS_HTML.get(memo)
+    if found is None:
+        fields = [form[name] for name in names] if names else list(form)
+        found = "".join(f'<div class="field">{field.as_field_group()}</div>' for field in fields)
+        if len(_FIELDS_HTML) >= _FIELDS_HTML_MAX:
+            _FIELDS_HTML.clear()  # bounded: query strings are the reader's to vary
+        _FIELDS_HTML[memo] = found
+    return mark_safe(found)  # noqa: S308  (Django's own rendering, escaped)
 
 
 def node_benchmark_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
@@ -235,5 +258,5 @@ def node_benchmark_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any
             .select_related("uploaded_by")
             .defer("results")
         ),
-        "kube_bench_form": NodeBenchmarkForm() if can_edit else None,
+        "kube_bench_fields": fields_html(NodeBenchmarkForm()) if can_edit else "",
     }

@@ -34,6 +34,7 @@ from clusters.bundles import BundleError, is_bundle_file, read_bundle
 from clusters.collection import runs_fail_stale
 from clusters.kubeconfig import Credentials, KubeconfigError, parse_kubeconfig
 from clusters.models import Cluster, ClusterOwner, CollectionRun, ProviderLink
+from clusters.page_cache import page_data_changed
 from clusters.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -312,6 +313,7 @@ def collection_request(
     Cluster.objects.filter(pk=cluster.pk).update(
         latest_run=run, next_collection_at=timezone.now() + cluster.collection_interval
     )
+    page_data_changed(cluster_id=cluster.pk)  # the fleet shows the run pending
     if enqueue:
         transaction.on_commit(lambda: collection_enqueue(run_id=run.pk))
     return run

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import Cluster
+from clusters.page_cache import page_data_changed
 from compliance.models import Attestation, AuditEvent, Waiver
 from posture.checklist import AttestationTerms
 from posture.checks.base import REGISTRY
@@ -275,6 +276,7 @@ def waiver_request(
             requested_by=account(by),
             requested_at=now,
         )
+        page_data_changed(cluster_id=cluster.pk)  # pages mark a pending request
         audit_record(
             actor=by,
             action="waiver.request",
@@ -383,6 +385,8 @@ def cluster_rederive(*, cluster: Cluster, now: datetime | None = None) -> Evalua
     """Derive the cluster's latest evaluation again under governance as it stands at `now`;
     history keeps the verdicts it had at the time."""
     now = now or timezone.now()
+    # The checklist shows attestations and waivers beside the verdicts, evaluated or not.
+    page_data_changed(cluster_id=cluster.pk)
     evaluation = (
         Evaluation.objects.select_related("run", "result_set")
         .filter(pk=Cluster.objects.filter(pk=cluster.pk).values("latest_evaluation")[:1])

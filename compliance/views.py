@@ -17,13 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clusters.access import get_cluster_for_user
 from clusters.models import Cluster
-from clusters.rows import url_for_each
 from compliance import services
 from compliance.approvals import APPROVE_PERMISSION, Approval, approval_for, approvers
 from compliance.catalog import catalog_rows
-from compliance.checklist import checklist, checklists, cluster_state, item_row
+from compliance.checklist import checklists, cluster_state, item_row
 from compliance.forms import AttestationForm, AuditFilterForm, CatalogFilterForm, WaiverRequestForm
 from compliance.models import Attestation, AuditEvent, Waiver
+from compliance.page_data import checklist_page
 from posture.checks.base import REGISTRY
 from posture.guides import Guide, guide_get, guide_label, guides, verdict_key_check
 from posture.status import Status
@@ -80,19 +80,9 @@ def guide_index(request: HttpRequest, name: str) -> HttpResponse:
 def checklist_view(request: HttpRequest, name: str, guide: str) -> HttpResponse:
     cluster = _get_cluster(request, name)
     found = _get_guide(guide)
-    state = cluster_state(cluster)
-    rows = checklist(found, state)
-    # One reverse() per link would cost more than the rest of the page's rows (issue 5).
-    item_url = url_for_each("checklist_item", "item_id", name=cluster.name, guide=found.slug)
-    check_url = url_for_each("check_detail", "check_id", name=cluster.name)
-    for row in rows.rows:
-        row.url = item_url(row.item.id)
-        for check in row.checks:
-            check.url = check_url(check.check_id)
     context = {
         "cluster": cluster,
-        "checklist": rows,
-        "distribution": state.distribution,
+        **checklist_page(cluster=cluster, guide=found),
         "statuses": {status.value: status.label for status in Status},
     }
     return render(request, "compliance/checklist.html", context)

@@ -14,6 +14,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -144,6 +145,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.auth_cache.CachedPermissionsMiddleware",
     "accounts.middleware.SessionExpiryMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -196,20 +198,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # `manage.py backup` writes fixtures with microsecond timestamps (Django's JSON keeps ms).
 SERIALIZATION_MODULES = {"rampartjson": "backups.serializer"}
 
-CACHES = {
-    "default": {
+# The cache holds page data between writes (clusters/page_cache.py) and must be one for every
+# web process: Redis with CACHE_URL (production); otherwise files under the data directory,
+# which the embedded default's processes on one machine share. The tests use memory per process
+# (each test clears it); a test that needs two processes sets a file cache of its own.
+if env_str("CACHE_URL"):
+    _cache: dict[str, Any] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env_str("CACHE_URL"),
     }
-    if env_str("CACHE_URL")
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-}
-# With a shared cache, read sessions from it instead of a database query on every page; a
-# per-process LocMemCache would keep serving a session another worker had logged out.
+elif RUNNING_TESTS:
+    _cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+else:
+    _cache = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache"),
+        # Culling lists the directory on every write past this: a few entries per cluster.
+        "OPTIONS": {"MAX_ENTRIES": env_int("RAMPART_CACHE_MAX_ENTRIES", 10_000)},
+    }
+CACHES = {"default": _cache}
+# How long page data may be served from the cache at most. Every write through the services
+# invalidates it at once; this bounds writes that bypass them and relative times ("2 hours ago").
+RAMPART_PAGE_CACHE_SECONDS = env_int("RAMPART_PAGE_CACHE_SECONDS", 120)
+# With a shared cache, read sessions from it instead of a database query on every page; the
+# tests' per-process LocMemCache would keep serving a session another process had logged out.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if env_str("CACHE_URL")
-    else "django.contrib.sessions.backends.db"
+    "django.contrib.sessions.backends.db"
+    if _cache["BACKEND"].endswith("LocMemCache")
+    else "django.contrib.sessions.backends.cached_db"
 )
 
 AUTH_PASSWORD_VALIDATORS = [

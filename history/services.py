@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from clusters.page_cache import page_data_changed
 from posture.models import ClusterDay, FleetDay
 
 PRUNE_BATCH = 1000
@@ -66,6 +67,8 @@ def history_prune(
         runs += len(batch)
         clusters.update(cluster_id for _, cluster_id, _ in batch)
         bundles.update(name for _, _, name in batch if name)
+    if runs:
+        page_data_changed()  # the fleet's change over a week reads old evaluations
     result_sets = verdict_sets = results = 0
     for cluster_id in sorted(clusters):
         with transaction.atomic():

@@ -121,6 +121,16 @@ class Guide:
     def item(self, item_id: str) -> Item | None:
         return next((item for item in self.items if item.id == item_id), None)
 
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """A loaded guide pickles as its slug (cached checklists hold their guide)."""
+        if guides().get(self.slug) is self:
+            return (_loaded_guide, (self.slug,))
+        return super().__reduce__()
+
+
+def _loaded_guide(slug: str) -> Guide:
+    return guides()[slug]
+
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if value is None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.models import CollectionRun
+from clusters.page_cache import page_data_changed
 from posture import rollups
 from posture.checks.base import REGISTRY, CheckContext
 from posture.evaluation import DeriveContext, Derived, Governance, derive
@@ -149,6 +150,7 @@ def evaluation_store(
     )
     _scores(evaluation, derived)
     evaluation.save()
+    page_data_changed(cluster_id=run.cluster_id)
     return evaluation
 
 
@@ -215,4 +217,5 @@ def evaluation_rederive(
             ]
         )
         rollups.day_rederived(evaluation=evaluation)
+        page_data_changed(cluster_id=evaluation.cluster_id)
     return evaluation

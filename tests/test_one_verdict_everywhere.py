@@ -110,8 +110,7 @@ def test_it_shows_one_verdict_for_a_waived_check_on_every_page(
             "reason": "The payments load balancer is fronted by Cloud Armor.",
             "owner_email": "payments-oncall@example.com",
             "expires_on": (timezone.localdate() + timedelta(days=30)).isoformat(),
-            "namespaces": "",
-            "workloads": "",
+            "whole": "on",  # the whole check, every object it fails on
         },
     )
     assert response.status_code == 302

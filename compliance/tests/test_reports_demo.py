@@ -44,6 +44,7 @@ SECTIONS = (
     "6. Changes in the period",
     "Time to fix",
     "7. Methodology",
+    "How changes are counted",
     "Data freshness",
     "8. Fingerprint",
 )

@@ -185,6 +185,13 @@ class Check:
         """Every resource that can change this check's verdict."""
         return (*self.needs, *(key for key in self.evidence if key not in self.needs))
 
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """A registered check pickles as its id (cached page data holds checks): its function
+        cannot be pickled, and the process reading it has the same catalog."""
+        if REGISTRY.get(self.id) is self:
+            return (registered_check, (self.id,))
+        return super().__reduce__()
+
 
 @dataclass
 class Result:
@@ -197,6 +204,10 @@ class Result:
 
 
 REGISTRY: dict[str, Check] = {}
+
+
+def registered_check(check_id: str) -> Check:
+    return REGISTRY[check_id]
 
 
 def register(check: Check) -> Check:

@@ -15,13 +15,14 @@ from clusters.models import Cluster
 from clusters.rows import (
     affected_rows_html,
     decimal_text,
+    fields_html,
     node_benchmark_context,
     provider_context,
     references_html,
-    runs_context,
     url_for_each,
 )
 from posture.checks.base import Area, Severity
+from posture.page_data import cluster_posture_page, cluster_runs_page
 from posture.scoring import MIN_COVERAGE, MIN_JUDGED, too_little_data
 from posture.status import UNJUDGED, Status
 from posture.verdicts import CheckView, check_views, gap_lines, reference_rows, waivers_applied
@@ -156,16 +157,20 @@ def cluster_posture(cluster: Cluster, *, can_request_waiver: bool = False) -> di
 
 @require_GET
 def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
-    cluster = get_cluster_for_user(request, name)
+    # The posture is read from the page cache: its sets are loaded only to build it.
+    cluster = get_cluster_for_user(request, name, with_sets=False)
     user = request.user
     can_request_waiver = user.has_perm("compliance.add_waiver") and user.has_perm(
         "compliance.view_attestation"
     )
     context = {
-        **runs_context(cluster),
-        **cluster_posture(cluster, can_request_waiver=can_request_waiver),
+        "cluster": cluster,
+        **cluster_runs_page(cluster),
+        **cluster_posture_page(
+            cluster, build=cluster_posture, can_request_waiver=can_request_waiver
+        ),
         "owners": list(cluster.owners.order_by("email")),
-        "upload_form": BundleUploadForm(),
+        "upload_fields": fields_html(BundleUploadForm(), "bundle"),
         "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),
         **provider_context(cluster, can_edit=request.user.has_perm("clusters.change_cluster")),
         **node_benchmark_context(

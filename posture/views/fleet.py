@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
     F,
@@ -25,11 +25,14 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clusters.forms import NEVER_COLLECTED, SORTS, FleetFilterForm
 from clusters.models import Cluster, CollectionRun
+from clusters.page_cache import page_cached
+from clusters.rows import fields_html
 from posture.models import Evaluation
 from posture.rows import fleet_rows
 from posture.scoring import score_grade
@@ -172,25 +175,62 @@ def fleet_summary(*, now: Any = None) -> dict[str, Any]:
     }
 
 
+def fleet_page(*, filters: dict[str, str], number: str | None) -> tuple[Page[Any], dict[str, Any]]:
+    """One page of the fleet table and its rows, from the shared cache between writes."""
+
+    def build() -> dict[str, Any]:
+        page = Paginator(fleet_clusters(filters=filters), FLEET_PAGE_SIZE).get_page(number)
+        clusters = list(page.object_list)
+        rows = fleet_rows(clusters)
+        return {
+            "count": page.paginator.count,
+            "number": page.number,
+            "clusters": clusters,
+            "rows": rows,
+            # The table's rows hold nothing about the reader: rendered once for everyone.
+            "rows_html": render_to_string("clusters/_fleet_rows.html", {"rows": rows}),
+        }
+
+    data = page_cached("fleet", parts=(sorted(filters.items()), number), build=build)
+    # A paginator over range(count) pages exactly as the queryset did, without its rows.
+    paginator = Paginator(range(data["count"]), FLEET_PAGE_SIZE)
+    return Page(data["clusters"], data["number"], paginator), data
+
+
+def fleet_summary_page() -> dict[str, Any]:
+    """The summary band's figures and its rendering, from the shared cache between writes."""
+
+    def build() -> dict[str, Any]:
+        summary = fleet_summary()
+        summary["html"] = render_to_string("clusters/_fleet_summary.html", {"summary": summary})
+        return summary
+
+    # Stale counts move with the clock too; entries expire after RAMPART_PAGE_CACHE_SECONDS,
+    # which bounds how late a cluster turns stale here.
+    return page_cached("fleet-summary", build=build)
+
+
 @require_GET
 def fleet(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("clusters.view_cluster"):
         raise PermissionDenied
-    environments = Cluster.objects.environments()
+    environments = page_cached("fleet-environments", build=Cluster.objects.environments)
     form = FleetFilterForm(request.GET, environments=environments)
     filters = form.filters()
-    page = Paginator(fleet_clusters(filters=filters), FLEET_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page, data = fleet_page(filters=filters, number=request.GET.get("page"))
     return render(
         request,
         "clusters/fleet.html",
         {
             "form": form,
+            "filter_fields": fields_html(
+                form, "q", "environment", "status", "sort", key=tuple(environments)
+            ),
             "filters": filters,
             "page": page,
-            "rows": fleet_rows(page.object_list),
+            "rows": data["rows"],
+            "rows_html": data["rows_html"],
             "trend_days": TREND_WINDOW.days,
-            "summary": fleet_summary(),
+            "summary": fleet_summary_page(),
         },
     )
