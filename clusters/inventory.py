@@ -318,7 +318,7 @@ class Inventory:
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, cycles: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector while parsed API JSON piles up.
 
     Parsing allocates millions of dicts and lists; each allocation burst triggers a collection
@@ -329,6 +329,10 @@ def gc_paused() -> Iterator[None]:
     What survives the pause (the inventory) is long-lived, so it is moved straight to the
     oldest generation: left in the youngest, the next two young collections would each scan
     every object of it (0.3-0.5 s at 10,000 pods) only to promote it there anyway.
+
+    With `cycles`, the work inside does leave reference cycles (a report's WeasyPrint boxes):
+    they are collected once when the pause ends, instead of the survivors being promoted. A
+    caller that had paused the collector itself keeps it paused either way.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -336,8 +340,11 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
-            _promote_survivors()
+            if not cycles:
+                _promote_survivors()
             gc.enable()
+            if cycles:
+                gc.collect()
 
 
 def _promote_survivors() -> None:

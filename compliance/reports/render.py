@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import csv
 import ctypes.util
-import gc
 import hashlib
 import io
 import ssl
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -247,26 +244,6 @@ def render_pdf(data: dict[str, Any], *, fingerprint: str) -> Rendered:
     stylesheet = CSS(filename=str(STYLESHEET), url_fetcher=fetcher)
     document = HTML(string=html, url_fetcher=fetcher).render(stylesheets=[stylesheet])
     return Rendered(document.write_pdf(), pages=len(document.pages))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused, then resumed (and run) as it was.
-
-    A report allocates millions of objects (a fleet's checklists, WeasyPrint's boxes), and each
-    collection of the oldest generation walks all of them with Django's and WeasyPrint's own:
-    15-20 % of the PDF's CPU time, measured on the year's report, the same peak RSS. Reference
-    counting still frees what is not in a cycle; what is, is collected at the end.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
 
 
 def render(data: dict[str, Any], *, format: str, fingerprint: str) -> Rendered:

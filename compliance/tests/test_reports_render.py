@@ -6,10 +6,10 @@ import ctypes.util
 import gc
 from typing import Any
 
+from clusters.inventory import gc_paused
 from compliance.reports.render import (
     PDF_SHARED_REASON_MIN,
     _shared_reasons,
-    gc_paused,
     weasyprint_import,
 )
 
@@ -54,13 +54,13 @@ def test_it_imports_weasyprint_and_gives_the_library_search_back() -> None:
 
 def test_it_pauses_the_cyclic_collector_for_a_build_and_leaves_it_as_it_was() -> None:
     assert gc.isenabled()
-    with gc_paused():
+    with gc_paused(cycles=True):
         assert not gc.isenabled()
     assert gc.isenabled()
 
     gc.disable()
     try:
-        with gc_paused():
+        with gc_paused(cycles=True):
             pass
         assert not gc.isenabled()  # a caller that paused it keeps it paused
     finally:
