@@ -8,7 +8,6 @@ the storefront-staging bundle: its owner and Erin each receive one email, nothin
 
 from __future__ import annotations
 
-import tarfile
 import time
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -21,6 +20,7 @@ from alerts.models import Notification
 from alerts.tests.conftest import Inbox, smtp_inbox, text_part
 from clusters.models import Cluster, CollectionRun
 from clusters.services import cluster_register
+from clusters.tests.hostile_archives import tar_gz
 from tests.test_browser import PASSWORD, http_cookies, log_in, page
 from tests.workers import ROOT, celery_worker, wait_for
 
@@ -39,9 +39,7 @@ def test_a_regression_uploaded_in_the_browser_emails_each_recipient_once(
     live_server, page, http_cookies, smtp_inbox: Inbox, tmp_path: Path, settings
 ) -> None:
     archive = tmp_path / "storefront-staging.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for file in sorted((DEMO / "storefront-staging").iterdir()):
-            tar.add(file, arcname=file.name)
+    tar_gz(DEMO / "storefront-staging", archive)
     user_create(
         username="erin", email="erin@example.com", role=SECURITY_ENGINEER, password=PASSWORD
     )

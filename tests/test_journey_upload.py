@@ -9,7 +9,6 @@ shows. The collection is requested but never reaches a worker (the `queued` fixt
 from __future__ import annotations
 
 import re
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from accounts.roles import SECURITY_ENGINEER
 from accounts.services import user_create
 from clusters.models import Cluster, CollectionRun
 from clusters.tests.factories import make_cluster
+from clusters.tests.hostile_archives import tar_gz
 from tests.test_browser import PASSWORD, http_cookies, log_in, page, queued
 from tests.workers import ROOT
 
@@ -36,9 +36,7 @@ def test_a_bundle_upload_shows_how_far_it_has_gone(
     tmp_path: Path,
 ) -> None:
     archive = tmp_path / "storefront-staging.tar.gz"
-    with tarfile.open(archive, "w:gz", compresslevel=0) as tar:  # large enough to watch
-        for file in sorted(DEMO.iterdir()):
-            tar.add(file, arcname=file.name)
+    tar_gz(DEMO, archive, compresslevel=0)  # stored, not compressed: large enough to watch
     assert archive.stat().st_size > 4 * UPLOAD_BYTES_PER_SECOND
     user_create(
         username="erin", email="erin@example.com", role=SECURITY_ENGINEER, password=PASSWORD

@@ -10,7 +10,6 @@ and the check page then mark that object as waived, read from the stored verdict
 
 from __future__ import annotations
 
-import tarfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from django.utils import timezone
 from accounts.roles import SECURITY_ENGINEER
 from accounts.services import user_create
 from clusters import services
+from clusters.tests.hostile_archives import tar_gz
 from compliance.models import Waiver
 from tests.test_browser import PASSWORD, http_cookies, log_in, page
 from tests.workers import ROOT
@@ -47,9 +47,7 @@ def test_a_finding_is_waived_from_the_cluster_page_and_marked_once_approved(
 ) -> None:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     archive = tmp_path / "storefront.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for file in sorted((DEMO / "storefront-staging").iterdir()):
-            tar.add(file, arcname=file.name)
+    tar_gz(DEMO / "storefront-staging", archive)
     user_create(
         username="erin", email="erin@example.com", role=SECURITY_ENGINEER, password=PASSWORD
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tarfile
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -26,6 +25,7 @@ from django.utils import timezone
 from clusters.models import Cluster
 from clusters.rows import decimal_text
 from clusters.services import bundle_upload, cluster_register
+from clusters.tests.hostile_archives import tar_gz
 from compliance import services as compliance
 from compliance.tests.factories import evaluated_cluster
 from tests import workers
@@ -68,11 +68,7 @@ def _shown(client, cluster):
 
 
 def _tarball(directory: Path, into: Path) -> Path:
-    path = into / f"{directory.name}.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for file in sorted(directory.iterdir()):
-            archive.add(file, arcname=file.name)
-    return path
+    return tar_gz(directory, into / f"{directory.name}.tar.gz")
 
 
 def _latest_score(cluster: Cluster) -> float:

@@ -26,8 +26,9 @@ GIB = 1 << 30
 CRC_OF_A_GIB_OF_ZEROS = 0x5B64C2B0
 
 
-def tar_gz(directory: Path, target: Path) -> Path:
-    with tarfile.open(target, "w:gz") as archive:
+def tar_gz(directory: Path, target: Path, *, compresslevel: int = 9) -> Path:
+    """The files of `directory` as a bundle archive (`compresslevel=0`: as large as they are)."""
+    with tarfile.open(target, "w:gz", compresslevel=compresslevel) as archive:
         for file in sorted(directory.iterdir()):
             archive.add(file, arcname=file.name)
     return target
