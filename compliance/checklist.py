@@ -31,9 +31,9 @@ from posture.checks.base import REGISTRY, Check
 from posture.guides import (
     Guide,
     Item,
-    distribution_of,
     guides_for,
     primary_guides,
+    run_distribution,
     verdict_key_check,
 )
 from posture.models import Evaluation
@@ -133,11 +133,7 @@ def evaluation_state(
     return ClusterState(
         cluster=cluster,
         now=now,
-        distribution=(
-            distribution_of(evaluation.run.kubernetes_version, evaluation.run.distribution)
-            if evaluation
-            else ""
-        ),
+        distribution=run_distribution(evaluation.run if evaluation else None),
         items=dict(evaluation.verdict_set.items) if evaluation else {},
         views=views,
         attestations=attestations,

@@ -24,12 +24,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from clusters.distribution import LABELS, MANAGED, from_version
 from posture.checks.base import REGISTRY, Check
+
+if TYPE_CHECKING:
+    from clusters.models import CollectionRun
 
 GUIDES_DIR = Path(__file__).resolve().parent / "guides"
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -303,6 +306,13 @@ def distribution_of(kubernetes_version: str, recorded: str = "") -> str:
     and node labels, clusters.distribution), else what its version string says (runs recorded
     before the distribution was stored). "gke", "eks", "aks", "other", or "" (nothing known)."""
     return recorded or from_version(kubernetes_version)
+
+
+def run_distribution(run: CollectionRun | None) -> str:
+    """The distribution of a stored run (distribution_of), or "" without a run."""
+    if run is None:
+        return ""
+    return distribution_of(run.kubernetes_version or "", run.distribution)
 
 
 # References may cite a source that has no checklist of its own.

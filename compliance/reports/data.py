@@ -21,7 +21,7 @@ from compliance.checklist import ItemRow, checklist, evaluation_state
 from compliance.reports import history
 from compliance.reports.scope import Scope
 from posture.checks.base import REGISTRY
-from posture.guides import Guide, distribution_of, verdict_key_check
+from posture.guides import Guide, run_distribution, verdict_key_check
 from posture.models import Evaluation
 from posture.scoring import WEIGHTS
 from posture.status import Status
@@ -192,9 +192,7 @@ def evaluation_summary(evaluation: Evaluation | None) -> dict[str, Any]:
         "coverage": evaluation.coverage,
         "catalog_version": evaluation.catalog_version,
         "kubernetes_version": evaluation.run.kubernetes_version or "",
-        "distribution": distribution_of(
-            evaluation.run.kubernetes_version or "", evaluation.run.distribution
-        ),
+        "distribution": run_distribution(evaluation.run),
     }
 
 

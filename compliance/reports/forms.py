@@ -9,7 +9,7 @@ from django import forms
 from clusters.models import Cluster
 from compliance.models import Report
 from compliance.reports.scope import Scope, ScopeError, scope_build
-from posture.guides import distribution_of, guides_for
+from posture.guides import guides_for, run_distribution
 
 
 class ReportForm(forms.Form):
@@ -32,12 +32,7 @@ class ReportForm(forms.Form):
         # The cluster's primary guides first, the first of them chosen (posture.guides): the
         # same order as its checklists. A fleet report offers the default order.
         evaluation = cluster.latest_evaluation if cluster else None
-        distribution = (
-            distribution_of(evaluation.run.kubernetes_version, evaluation.run.distribution)
-            if evaluation
-            else ""
-        )
-        offered = guides_for(distribution)
+        offered = guides_for(run_distribution(evaluation.run if evaluation else None))
         self.fields["guide"] = forms.ChoiceField(
             choices=[(g.slug, g.label) for g in offered], initial=offered[0].slug
         )
