@@ -59,13 +59,17 @@ class Approval:
         return ", ".join(self.people)
 
 
-def approval_for(*, requester: int | None) -> Approval:
+def approval_for(*, requester: int | None, approving: list[Any] | None = None) -> Approval:
+    """Who may approve `requester`'s request; `approving`: `approvers(excluding=None)` when the
+    caller has read it already (each user's rights are checked one by one)."""
     roles = tuple(
         Group.objects.filter(permissions__in=_permission())
         .order_by("name")
         .values_list("name", flat=True)
     )
-    people = tuple(sorted(_person(user) for user in approvers(excluding=requester)))
+    if approving is None:
+        approving = approvers(excluding=requester)
+    people = tuple(sorted(_person(user) for user in approving if user.pk != requester))
     return Approval(roles=roles, people=people)
 
 

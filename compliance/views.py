@@ -195,7 +195,7 @@ def waiver_list(request: HttpRequest, name: str) -> HttpResponse:
     context = {
         "cluster": cluster,
         "waivers": waivers,
-        "approval": approval_for(requester=None),
+        "approval": approval_for(requester=None, approving=may_approve),
         "can_approve": request.user.has_perm("compliance.approve_waiver"),
         "can_revoke": request.user.has_perm("compliance.revoke_waiver"),
     }
