@@ -3,7 +3,8 @@
 Django's ModelBackend reads a user's permissions with two queries (the user's own, the groups')
 and keeps them on the user object for one request only; the role shown in the navigation takes
 a third. Every page asks, so CachedPermissionsMiddleware puts them on request.user from the
-shared cache. They are keyed by the user, whether the user is a superuser (a superuser holds
+shared cache (config.shared_cache: the version read once per request, entries kept in the
+process too). They are keyed by the user, whether the user is a superuser (a superuser holds
 every permission) and an auth version that any change to a user's groups or permissions, a
 group's permissions, a group or a permission bumps (signals, connected in AccountsConfig).
 Writes that bypass the ORM's signals (raw SQL, QuerySet.update on the through tables) are
@@ -17,15 +18,15 @@ leaves the permissions to ModelBackend's queries.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from redis.exceptions import RedisError
+
+from config.shared_cache import entry_get, entry_set, versions, versions_replace
 
 logger = logging.getLogger(__name__)
 
@@ -33,21 +34,14 @@ VERSION_KEY = "auth:version"
 _ERRORS = (OSError, RedisError)
 
 
-def _version() -> str:
-    found = cache.get(VERSION_KEY)
-    if found is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)  # add: processes agree on one
-        found = cache.get(VERSION_KEY) or uuid.uuid4().hex
-    return str(found)
-
-
 def permissions_load(user: Any) -> None:
     """Put the user's permissions (as ModelBackend keeps them) and group names on `user`."""
     if not user.is_authenticated or not user.is_active:
         return
     try:
-        key = f"auth:{_version()}:{user.pk}:{int(user.is_superuser)}"
-        found = cache.get(key)
+        (version,) = versions([VERSION_KEY])
+        key = f"auth:{version}:{user.pk}:{int(user.is_superuser)}"
+        found = entry_get(key)
     except _ERRORS:
         logger.warning("cache unreachable; permissions read from the database", exc_info=True)
         return
@@ -59,20 +53,20 @@ def permissions_load(user: Any) -> None:
             "groups": sorted(user.groups.values_list("name", flat=True)),
         }
         try:
-            cache.set(key, found, timeout=settings.RAMPART_PAGE_CACHE_SECONDS)
+            entry_set(key, found, seconds=settings.RAMPART_PAGE_CACHE_SECONDS)
         except _ERRORS:
             logger.warning("cache unreachable; permissions not kept", exc_info=True)
     # The attributes ModelBackend reads before it queries (django.contrib.auth.backends).
     user._user_perm_cache = set(found["user"])
     user._group_perm_cache = set(found["group"])
     user._perm_cache = user._user_perm_cache | user._group_perm_cache
-    user.group_names = found["groups"]
+    user.group_names = list(found["groups"])
 
 
 def permissions_changed(**kwargs: Any) -> None:
     """Some user's permissions may have changed: every cached set is read afresh."""
     try:
-        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        versions_replace([VERSION_KEY])
     except _ERRORS:
         logger.error("cache unreachable; permissions may lag this change", exc_info=True)
 

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from functools import cache as memoized
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
+
+from config.shared_cache import entry_get, entry_set, versions, versions_replace
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +69,6 @@ def _scope(cluster_id: int | None) -> str:
     return FLEET if cluster_id is None else f"cluster-{cluster_id}"
 
 
-def _versions(scopes: list[str]) -> list[str]:
-    keys = [_version_key(scope) for scope in scopes]
-    found = cache.get_many(keys)
-    for key in keys:
-        if key not in found:
-            # add, not set: two processes meeting a missing version agree on one.
-            cache.add(key, uuid.uuid4().hex, timeout=None)
-            found[key] = cache.get(key) or uuid.uuid4().hex
-    return [found[key] for key in keys]
-
-
 def page_cached[T](
     name: str,
     *,
@@ -96,14 +85,14 @@ def page_cached[T](
     """
     scope = _scope(cluster_id)
     try:
-        (version,) = _versions([scope])
+        (version,) = versions([_version_key(scope)])
     except CACHE_ERRORS:
         logger.warning("page cache unreachable; building %s without it", name, exc_info=True)
         return build()
     variant = hashlib.sha256(repr(tuple(parts)).encode()).hexdigest()[:16]
     key = f"{_PREFIX}:{code_digest()}:{name}:{scope}:{version}:{variant}"
     try:
-        found = cache.get(key)
+        found = entry_get(key)
     except CACHE_ERRORS:
         found = None
     if found is not None:
@@ -112,7 +101,7 @@ def page_cached[T](
     if not keep(value):
         return value
     try:
-        cache.set(key, value, timeout=settings.RAMPART_PAGE_CACHE_SECONDS)
+        entry_set(key, value, seconds=settings.RAMPART_PAGE_CACHE_SECONDS)
     except CACHE_ERRORS:
         logger.warning("page cache unreachable; %s not kept", name, exc_info=True)
     return value
@@ -130,7 +119,7 @@ def page_data_changed(*, cluster_id: int | None = None) -> None:
 
     def bump() -> None:
         try:
-            cache.set_many({_version_key(s): uuid.uuid4().hex for s in scopes}, timeout=None)
+            versions_replace([_version_key(scope) for scope in scopes])
         except CACHE_ERRORS:
             # Entries expire after RAMPART_PAGE_CACHE_SECONDS: stale at most that long.
             logger.error("page cache unreachable; pages may lag this change", exc_info=True)

@@ -139,6 +139,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Answers /healthz and /readyz before host validation: kubelet probes carry the pod's IP.
     "config.health.HealthMiddleware",
+    # Cache versions are read once per request (config/shared_cache.py).
+    "config.shared_cache.RequestVersionsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -220,6 +222,9 @@ CACHES = {"default": _cache}
 # How long page data may be served from the cache at most. Every write through the services
 # invalidates it at once; this bounds writes that bypass them and relative times ("2 hours ago").
 RAMPART_PAGE_CACHE_SECONDS = env_int("RAMPART_PAGE_CACHE_SECONDS", 120)
+# How many of those entries each process also keeps unpickled, least recently used dropped
+# first (a cluster page's is a few hundred kB).
+RAMPART_CACHE_PROCESS_ENTRIES = env_int("RAMPART_CACHE_PROCESS_ENTRIES", 256)
 # With a shared cache, read sessions from it instead of a database query on every page; the
 # tests' per-process LocMemCache would keep serving a session another process had logged out.
 SESSION_ENGINE = (
