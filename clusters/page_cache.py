@@ -136,3 +136,9 @@ def cluster_saved_or_deleted(sender: type, instance: object, **kwargs: object) -
     from the admin and cascades, which no service of ours sees.
     """
     page_data_changed(cluster_id=getattr(instance, "pk", None))
+
+
+def cluster_row_saved_or_deleted(sender: type, instance: object, **kwargs: object) -> None:
+    """One of a cluster's owners, its provider link or an upload saved or deleted changes the
+    cluster page (clusters.rows.cluster_rows). Connected in ClustersConfig.ready."""
+    page_data_changed(cluster_id=getattr(instance, "cluster_id", None))

@@ -167,19 +167,48 @@ _INPUT_LABELS = {
 }
 
 
+def cluster_rows(cluster: Cluster) -> dict[str, Any]:
+    """The cluster page's owners, provider link and uploads, from the shared cache between
+    writes (their models' saves and deletes bump the cluster's page data, ClustersConfig).
+
+    Kept without what is secret or large: the link's encrypted credentials, the documents
+    themselves and the uploaders' password hashes are never read here.
+    """
+    from clusters.models import ClusterOwner, NodeBenchmark, ProviderDocument, ProviderLink
+    from clusters.page_cache import page_cached
+
+    def build() -> dict[str, Any]:
+        # Not through cluster.owners: a related manager puts the cluster (and its encrypted
+        # kubeconfig) on every row it returns, and so into the cache.
+        return {
+            "owners": list(ClusterOwner.objects.filter(cluster_id=cluster.pk).order_by("email")),
+            "provider_link": ProviderLink.objects.filter(cluster=cluster)
+            .select_related("updated_by")
+            .defer("credentials", "updated_by__password")
+            .first(),
+            "provider_documents": list(
+                ProviderDocument.objects.filter(cluster=cluster)
+                .select_related("uploaded_by")
+                .defer("document", "uploaded_by__password")
+                .order_by("kind")
+            ),
+            "kube_bench_uploads": list(
+                NodeBenchmark.objects.filter(cluster=cluster)
+                .select_related("uploaded_by")
+                .defer("results", "uploaded_by__password")
+            ),
+        }
+
+    return page_cached("cluster-rows", cluster_id=cluster.pk, build=build)
+
+
 def provider_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
     """The cluster page's provider section: the link, uploads, and what the last run read."""
     from clusters.forms import ProviderDocumentForm, ProviderLinkForm
-    from clusters.models import ProviderDocument, ProviderLink
     from clusters.providers import PROVIDERS
 
-    link = ProviderLink.objects.filter(cluster=cluster).select_related("updated_by").first()
-    documents = list(
-        ProviderDocument.objects.filter(cluster=cluster)
-        .select_related("uploaded_by")
-        .defer("document")
-        .order_by("kind")
-    )
+    stored = cluster_rows(cluster)
+    link, documents = stored["provider_link"], stored["provider_documents"]
     run = cluster.latest_run
     inputs = []
     if run is not None and run.status in CollectionRun.COMPLETED_STATUSES:
@@ -242,7 +271,6 @@ def node_benchmark_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any
     """The cluster page's kube-bench section: what the last run read, and the uploads."""
     from clusters.forms import NodeBenchmarkForm
     from clusters.kube_bench import KUBE_BENCH
-    from clusters.models import NodeBenchmark
 
     run = cluster.latest_run
     status = reason = ""
@@ -253,10 +281,6 @@ def node_benchmark_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any
         "kube_bench_status": status,
         "kube_bench_status_label": _INPUT_LABELS.get(status, status.replace("_", " ")),
         "kube_bench_reason": reason,
-        "kube_bench_uploads": list(
-            NodeBenchmark.objects.filter(cluster=cluster)
-            .select_related("uploaded_by")
-            .defer("results")
-        ),
+        "kube_bench_uploads": cluster_rows(cluster)["kube_bench_uploads"],
         "kube_bench_fields": fields_html(NodeBenchmarkForm()) if can_edit else "",
     }

@@ -2,19 +2,25 @@
 
 tests/test_page_cache.py covers a new collection, an approved waiver, an attestation, a deleted
 cluster and the cache shared between processes; here: a waiver revoked or expired, a cluster
-renamed, a run failed as stale, and the waiver links of the cached cluster page per permission.
+renamed, a run failed as stale, new owners and a provider link, and the waiver links of the
+cached cluster page per permission.
 """
 
 from __future__ import annotations
 
+import pickle
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from clusters.collection import runs_fail_stale
-from clusters.models import CollectionRun
+from clusters.models import CollectionRun, ProviderLink
+from clusters.provider_links import LinkRequest, provider_link_set
+from clusters.rows import cluster_rows
+from clusters.services import cluster_owners_set
 from clusters.tests.factories import make_run
 from compliance import services as compliance
 from compliance.tests.factories import evaluated_cluster
@@ -97,3 +103,36 @@ def test_it_keeps_the_waiver_links_to_who_may_request_one(engineer, auditor):
     for _ in range(2):  # the second round reads both entries from the cache
         assert request_url not in _get(auditor, url)[0].content.decode()
         assert request_url in _get(engineer, url)[0].content.decode()
+
+
+def test_it_shows_new_owners_and_a_provider_link_at_once(engineer):
+    """The cluster page's owners and provider link are cached with its data; changing them
+    through their services shows on the next read, and the cache never holds the key."""
+    cluster = evaluated_cluster()
+    url = reverse("cluster_detail", kwargs={"name": cluster.name})
+    page, _ = _get(engineer, url)
+    assert page.context["provider_link"] is None
+
+    cluster_owners_set(cluster=cluster, owners=["platform@example.com"])
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+    request = LinkRequest(
+        kind="eks",
+        location="eu-west-1",
+        name="orders-prod",
+        credentials_kind="key",
+        access_key_id="AKIAIOSFODNN7EXAMPLE",
+        secret_access_key=secret,
+    )
+    with transaction.atomic():
+        provider_link_set(cluster=cluster, request=request, by=None)
+
+    page, queries = _get(engineer, url)
+    assert [owner.email for owner in page.context["owners"]] == ["platform@example.com"]
+    assert page.context["provider_link"].name == "orders-prod"
+    assert b"platform@example.com" in page.content and b"orders-prod" in page.content
+    _, cached = _get(engineer, url)
+    assert cached < queries  # the second read is the cache's
+    stored = pickle.dumps(cluster_rows(cluster))
+    link = ProviderLink.objects.get(cluster=cluster)
+    assert link.credentials and bytes(link.credentials) not in stored
+    assert secret.encode() not in stored and b"pbkdf2" not in stored

@@ -14,6 +14,7 @@ from clusters.forms import BundleUploadForm
 from clusters.models import Cluster
 from clusters.rows import (
     affected_rows_html,
+    cluster_rows,
     decimal_text,
     fields_html,
     node_benchmark_context,
@@ -169,7 +170,7 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
         **cluster_posture_page(
             cluster, build=cluster_posture, can_request_waiver=can_request_waiver
         ),
-        "owners": list(cluster.owners.order_by("email")),
+        "owners": cluster_rows(cluster)["owners"],
         "upload_fields": fields_html(BundleUploadForm(), "bundle"),
         "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),
         **provider_context(cluster, can_edit=request.user.has_perm("clusters.change_cluster")),
