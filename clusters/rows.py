@@ -202,12 +202,13 @@ def cluster_rows(cluster: Cluster) -> dict[str, Any]:
     return page_cached("cluster-rows", cluster_id=cluster.pk, build=build)
 
 
-def provider_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
-    """The cluster page's provider section: the link, uploads, and what the last run read."""
+def provider_context(cluster: Cluster, *, stored: dict[str, Any], can_edit: bool) -> dict[str, Any]:
+    """The cluster page's provider section: the link, uploads, and what the last run read.
+
+    `stored`: the cluster's `cluster_rows`, read once by the page for every section."""
     from clusters.forms import ProviderDocumentForm, ProviderLinkForm
     from clusters.providers import PROVIDERS
 
-    stored = cluster_rows(cluster)
     link, documents = stored["provider_link"], stored["provider_documents"]
     run = cluster.latest_run
     inputs = []
@@ -267,8 +268,11 @@ def fields_html(form: Any, *names: str, key: tuple[Any, ...] = ()) -> str:
     return mark_safe(found)  # noqa: S308  (Django's own rendering, escaped)
 
 
-def node_benchmark_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any]:
-    """The cluster page's kube-bench section: what the last run read, and the uploads."""
+def node_benchmark_context(
+    cluster: Cluster, *, stored: dict[str, Any], can_edit: bool
+) -> dict[str, Any]:
+    """The cluster page's kube-bench section: what the last run read, and the uploads
+    (`stored`: the cluster's `cluster_rows`)."""
     from clusters.forms import NodeBenchmarkForm
     from clusters.kube_bench import KUBE_BENCH
 
@@ -281,6 +285,6 @@ def node_benchmark_context(cluster: Cluster, *, can_edit: bool) -> dict[str, Any
         "kube_bench_status": status,
         "kube_bench_status_label": _INPUT_LABELS.get(status, status.replace("_", " ")),
         "kube_bench_reason": reason,
-        "kube_bench_uploads": cluster_rows(cluster)["kube_bench_uploads"],
+        "kube_bench_uploads": stored["kube_bench_uploads"],
         "kube_bench_fields": fields_html(NodeBenchmarkForm()) if can_edit else "",
     }

@@ -42,18 +42,15 @@ _request_versions: ContextVar[dict[str, str] | None] = ContextVar("versions", de
 def versions(keys: Sequence[str]) -> list[str]:
     """The current token of each version key, creating the ones the cache does not hold."""
     memo = _request_versions.get()
-    known = {} if memo is None else memo
+    known = {} if memo is None else memo  # the request's memo, filled in place
     missing = [key for key in keys if key not in known]
     if missing:
-        found = cache.get_many(missing)
+        known.update(cache.get_many(missing))
         for key in missing:
-            if key not in found:
+            if key not in known:
                 # add, not set: two processes meeting a missing version agree on one.
                 cache.add(key, uuid.uuid4().hex, timeout=None)
-                found[key] = cache.get(key) or uuid.uuid4().hex
-        known = {**known, **found}
-        if memo is not None:
-            memo.update(found)
+                known[key] = cache.get(key) or uuid.uuid4().hex
     return [known[key] for key in keys]
 
 

@@ -12,16 +12,16 @@ import pickle
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from clusters.collection import runs_fail_stale
 from clusters.models import CollectionRun, ProviderLink
-from clusters.provider_links import LinkRequest, provider_link_set
 from clusters.rows import cluster_rows
 from clusters.services import cluster_owners_set
 from clusters.tests.factories import make_run
+from clusters.tests.fakeproviders import SECRET_ACCESS_KEY
+from clusters.tests.test_provider_clients import eks_link
 from compliance import services as compliance
 from compliance.tests.factories import evaluated_cluster
 from tests.test_page_cache import WAIVED_CHECK, _get, _latest_score, _shown, waiver_requested
@@ -114,17 +114,7 @@ def test_it_shows_new_owners_and_a_provider_link_at_once(engineer):
     assert page.context["provider_link"] is None
 
     cluster_owners_set(cluster=cluster, owners=["platform@example.com"])
-    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-    request = LinkRequest(
-        kind="eks",
-        location="eu-west-1",
-        name="orders-prod",
-        credentials_kind="key",
-        access_key_id="AKIAIOSFODNN7EXAMPLE",
-        secret_access_key=secret,
-    )
-    with transaction.atomic():
-        provider_link_set(cluster=cluster, request=request, by=None)
+    eks_link(cluster=cluster)
 
     page, queries = _get(engineer, url)
     assert [owner.email for owner in page.context["owners"]] == ["platform@example.com"]
@@ -135,4 +125,4 @@ def test_it_shows_new_owners_and_a_provider_link_at_once(engineer):
     stored = pickle.dumps(cluster_rows(cluster))
     link = ProviderLink.objects.get(cluster=cluster)
     assert link.credentials and bytes(link.credentials) not in stored
-    assert secret.encode() not in stored and b"pbkdf2" not in stored
+    assert SECRET_ACCESS_KEY.encode() not in stored and b"pbkdf2" not in stored

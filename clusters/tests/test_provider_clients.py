@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from clusters import crypto
-from clusters.models import ProviderLink
+from clusters.models import Cluster, ProviderLink
 from clusters.provider_links import LinkRequest, ProviderLinkError, provider_link_set
 from clusters.providers import EKS, GKE, ProviderError
 from clusters.tests.factories import make_cluster
@@ -60,7 +60,7 @@ def gke_link(fake: FakeGke, **changes: str) -> ProviderLink:
     return provider_link_set(cluster=make_cluster(), request=request, by=None)
 
 
-def eks_link(**changes: str) -> ProviderLink:
+def eks_link(*, cluster: Cluster | None = None, **changes: str) -> ProviderLink:
     request = LinkRequest(
         kind="eks",
         location="eu-west-1",
@@ -69,7 +69,7 @@ def eks_link(**changes: str) -> ProviderLink:
         access_key_id=changes.get("access_key_id", ACCESS_KEY_ID),
         secret_access_key=SECRET_ACCESS_KEY,
     )
-    return provider_link_set(cluster=make_cluster(), request=request, by=None)
+    return provider_link_set(cluster=cluster or make_cluster(), request=request, by=None)
 
 
 def test_it_reads_the_gke_cluster_as_the_rest_json_gcloud_prints(gke):

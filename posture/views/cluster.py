@@ -164,18 +164,18 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
     can_request_waiver = user.has_perm("compliance.add_waiver") and user.has_perm(
         "compliance.view_attestation"
     )
+    stored = cluster_rows(cluster)  # owners, provider link, uploads: one read for three sections
+    can_edit = user.has_perm("clusters.change_cluster")
     context = {
         "cluster": cluster,
         **cluster_runs_page(cluster),
         **cluster_posture_page(
             cluster, build=cluster_posture, can_request_waiver=can_request_waiver
         ),
-        "owners": cluster_rows(cluster)["owners"],
+        "owners": stored["owners"],
         "upload_fields": fields_html(BundleUploadForm(), "bundle"),
-        "can_test_connection": cluster.is_live and request.user.has_perm("clusters.change_cluster"),
-        **provider_context(cluster, can_edit=request.user.has_perm("clusters.change_cluster")),
-        **node_benchmark_context(
-            cluster, can_edit=request.user.has_perm("clusters.change_cluster")
-        ),
+        "can_test_connection": cluster.is_live and can_edit,
+        **provider_context(cluster, stored=stored, can_edit=can_edit),
+        **node_benchmark_context(cluster, stored=stored, can_edit=can_edit),
     }
     return render(request, "clusters/cluster_detail.html", context)
